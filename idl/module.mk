@@ -1,0 +1,1 @@
+# idl/: the XenAPI description and its generator (output only in $(B)/gen/api).

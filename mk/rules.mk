@@ -1,0 +1,38 @@
+# Pattern rules and helpers shared by every module.mk.
+
+ifeq ($(V),1)
+Q :=
+quiet = @:
+else
+Q := @
+quiet = @printf '  %-7s %s\n' $(1) $(2);
+endif
+
+DEPFILES :=
+ALL_BINS :=
+ALL_TESTS :=
+
+# $(call objs,SRCS): object files of sources; generated sources live under $(B)/gen.
+objs = $(patsubst $(B)/gen/%.c,$(B)/obj/gen/%.o,$(patsubst %.c,$(B)/obj/%.o,$(1)))
+
+$(B)/obj/%.o: %.c
+	$(call quiet,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/obj/gen/%.o: $(B)/gen/%.c
+	$(call quiet,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+
+$(B)/lib/%.a:
+	$(call quiet,AR,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# $(call link,OUTPUT) is the recipe body shared by every program.
+define link_recipe
+	$(call quiet,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) -Wl,--start-group $(filter %.a,$^) -Wl,--end-group $(1)
+endef
