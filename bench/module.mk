@@ -1,1 +1,9 @@
-# bench/: benchmarks, run by `make bench` (never by `make check`).
+# bench/: benchmark programs, built by `make bench` (never by `make check`).
+LIBS_ABYSS = $(shell xmlrpc-c-config abyss-server --libs 2>/dev/null)
+BENCH_BINS := $(B)/bench/rpc_load $(B)/bench/abyss_anchor
+
+$(B)/bench/rpc_load: $(call objs,bench/rpc_load.c)
+	$(call link_recipe,$(call pkg_libs,openssl) -lpthread)
+$(B)/bench/abyss_anchor: $(call objs,bench/abyss_anchor.c)
+	$(call link_recipe,$(LIBS_ABYSS))
+ALL_OBJS += $(call objs,bench/rpc_load.c bench/abyss_anchor.c)
