@@ -84,9 +84,15 @@ static inline void put_text(struct rpc_writer *w, const char *str, size_t len,
                 }
                 if (k == C_UTF8) {
                         size_t n = rpcw_utf8_seq(s + i, len - i);
-                        /* XML 1.0 excludes U+FFFE and U+FFFF (EF BF BE / EF BF BF). */
-                        if (n == 3 && xml && s[i] == 0xef && s[i + 1] == 0xbf && s[i + 2] >= 0xbe)
-                                n = 0;
+                        /* XML 1.0 excludes U+FFFE and U+FFFF (EF BF BE / EF BF BF): one U+FFFD
+                         * for the whole sequence. */
+                        if (n == 3 && xml && s[i] == 0xef && s[i + 1] == 0xbf && s[i + 2] >= 0xbe) {
+                                rpcw_put(w, str + run, i - run);
+                                rpcw_put(w, replacement, 3);
+                                i += 3;
+                                run = i;
+                                continue;
+                        }
                         if (n) {
                                 i += n;
                                 continue;
