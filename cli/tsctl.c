@@ -1,4 +1,4 @@
 int main(void)
 {
-	return 0;
+        return 0;
 }

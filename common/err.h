@@ -9,9 +9,9 @@
 #define API_ERROR_MAX_PARAMS 16
 
 struct api_error {
-	char *code;                          /* NULL when no error is set; owned */
-	char *params[API_ERROR_MAX_PARAMS];  /* owned */
-	size_t n_params;
+        char *code;                         /* NULL when no error is set; owned */
+        char *params[API_ERROR_MAX_PARAMS]; /* owned */
+        size_t n_params;
 };
 
 /* Sets CODE with the NULL-terminated list of string parameters; replaces any earlier error.
@@ -21,7 +21,7 @@ int api_error_set(struct api_error *e, const char *code, ...) __attribute__((sen
 int api_error_setv(struct api_error *e, const char *code, const char *const *params, size_t n);
 /* Appends one printf-formatted parameter. */
 void api_error_add_paramf(struct api_error *e, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 int api_error_is_set(const struct api_error *e);
 /* Frees what E holds; E itself stays usable (and may be NULL). */
 void api_error_clear(struct api_error *e);

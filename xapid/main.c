@@ -3,6 +3,6 @@
 LOG_MODULE(main)
 int main(void)
 {
-	log_init("xapid");
-	return 0;
+        log_init("xapid");
+        return 0;
 }
