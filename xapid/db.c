@@ -25,7 +25,8 @@ struct db {
 	struct db_index all_refs;
 	uint64_t gen;
 	struct db_row *dirty;
-	struct db_journal *journal;
+	void (*on_delete)(void *arg, const struct db_row *row);
+	void *on_delete_arg;
 };
 
 int db_new(struct db **out)
@@ -76,14 +77,11 @@ uint64_t db_generation(const struct db *db)
 	return db->gen;
 }
 
-struct db_journal *db_get_journal(const struct db *db)
+void db_set_delete_hook(struct db *db, void (*on_delete)(void *arg, const struct db_row *row),
+			void *arg)
 {
-	return db->journal;
-}
-
-void db_set_journal(struct db *db, struct db_journal *j)
-{
-	db->journal = j;
+	db->on_delete = on_delete;
+	db->on_delete_arg = arg;
 }
 
 static const char *uuid_of(const struct db_row *row)
@@ -254,8 +252,8 @@ void db_delete(struct db *db, struct db_row *row)
 		partner_update(db, row, f, false);
 	unlink_dirty(db, row);
 	uint64_t gen = ++db->gen;
-	if (c->persistent && db->journal)
-		journal_note_delete(db->journal, row);
+	if (c->persistent && db->on_delete)
+		db->on_delete(db->on_delete_arg, row);
 	/* deletion log */
 	size_t slot = (t->del_head + t->del_n) % DB_DELETION_LOG;
 	if (t->del_n == DB_DELETION_LOG) {

@@ -15,7 +15,6 @@
 #include "xapid/model.h"
 
 struct db;
-struct db_journal;
 struct api_error;
 struct rpc_writer;
 
@@ -81,10 +80,10 @@ struct db_cursor *db_cursor_new(struct db *db, const struct mclass *c, struct db
 int db_cursor_step(struct db_cursor *cur, struct rpc_writer *w, size_t max);
 void db_cursor_free(struct db_cursor *cur); /* also frees the filter */
 
-/* Journal hook: called when rows become dirty/deleted (db_journal.c sets it). */
-struct db_journal *db_get_journal(const struct db *db);
-void db_set_journal(struct db *db, struct db_journal *j);
-void journal_note_delete(struct db_journal *j, const struct db_row *row);
+/* Journal hook: ON_DELETE is called before a persistent row is freed (the journal records
+ * its ref for the next commit).  ARG is borrowed. */
+void db_set_delete_hook(struct db *db, void (*on_delete)(void *arg, const struct db_row *row),
+			void *arg);
 /* Takes the list of dirty rows (their dirty flags cleared). */
 struct db_row *db_take_dirty(struct db *db);
 /* Loading: insert a row without marking it dirty; relations fixed by db_rebuild_derived. */
