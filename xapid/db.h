@@ -19,18 +19,18 @@ struct api_error;
 struct rpc_writer;
 
 struct db_row {
-	const struct mclass *cls;
-	char *ref;  /* "OpaqueRef:<uuid>", owned */
-	void *rec;  /* struct api_<class>, owned; modify via db_set / then db_touch */
-	uint64_t created, modified; /* generations */
-	size_t pos;                 /* index in its table's row array */
-	bool dirty;                 /* journal: changed since the last commit */
-	struct db_row *next_dirty;
+        const struct mclass *cls;
+        char *ref; /* "OpaqueRef:<uuid>", owned */
+        void *rec; /* struct api_<class>, owned; modify via db_set / then db_touch */
+        uint64_t created, modified; /* generations */
+        size_t pos;                 /* index in its table's row array */
+        bool dirty;                 /* journal: changed since the last commit */
+        struct db_row *next_dirty;
 };
 
 struct db_deletion {
-	char *ref;
-	uint64_t gen;
+        char *ref;
+        uint64_t gen;
 };
 
 int db_new(struct db **out);
@@ -42,7 +42,7 @@ uint64_t db_generation(const struct db *db);
 /* Inserts REC (taken) under REF (copied; NULL: a fresh OpaqueRef).  An empty uuid field is
  * filled with a fresh uuid.  Returns 0, -EEXIST (ref or uuid taken). */
 int db_insert(struct db *db, const struct mclass *c, const char *ref, void *rec,
-	      struct db_row **out);
+              struct db_row **out);
 /* Removes ROW (not cascading: rows referring to it keep the dangling ref, as in XAPI);
  * the row it names in bound fields drop it from their sets. */
 void db_delete(struct db *db, struct db_row *row);
@@ -62,7 +62,7 @@ void db_touch(struct db *db, struct db_row *row);
 /* Deletions of class C after generation SINCE: calls FN for each; returns false when the
  * log no longer reaches back to SINCE (the caller must resync: XAPI's events lost). */
 bool db_deletions_since(const struct db *db, const struct mclass *c, uint64_t since,
-			void (*fn)(const struct db_deletion *d, void *arg), void *arg);
+                        void (*fn)(const struct db_deletion *d, void *arg), void *arg);
 #define DB_DELETION_LOG 4096
 
 /* Where-expressions (XAPI's db_filter grammar, see db_where.c). */
@@ -83,7 +83,7 @@ void db_cursor_free(struct db_cursor *cur); /* also frees the filter */
 /* Journal hook: ON_DELETE is called before a persistent row is freed (the journal records
  * its ref for the next commit).  ARG is borrowed. */
 void db_set_delete_hook(struct db *db, void (*on_delete)(void *arg, const struct db_row *row),
-			void *arg);
+                        void *arg);
 /* Takes the list of dirty rows (their dirty flags cleared). */
 struct db_row *db_take_dirty(struct db *db);
 /* Loading: insert a row without marking it dirty; relations fixed by db_rebuild_derived. */

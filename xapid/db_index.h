@@ -8,11 +8,11 @@
 struct db_row;
 
 struct db_index {
-	struct db_index_slot {
-		const char *key; /* NULL empty; DB_INDEX_TOMB deleted */
-		struct db_row *row;
-	} *slots;
-	size_t cap, used, live;
+        struct db_index_slot {
+                const char *key; /* NULL empty; DB_INDEX_TOMB deleted */
+                struct db_row *row;
+        } * slots;
+        size_t cap, used, live;
 };
 
 void db_index_init(struct db_index *ix);
