@@ -84,10 +84,13 @@ class Gen:
     def ctype(t):
         if t in ("string",) or t.endswith(" ref"):
             return "char *"
+        # containers first: "enum x set" is a set, not an enum
+        if t.endswith(" set"):
+            return "struct mset "
+        if t.endswith(" map"):
+            return "struct mmap "
         return {"int": "int64_t ", "float": "double ", "bool": "bool ", "datetime": "time_t "}.get(
-            t, "int " if t.startswith("enum ") else
-            "struct mset " if t.endswith(" set") else
-            "struct mmap " if t.endswith(" map") else "void *")
+            t, "int " if t.startswith("enum ") else "void *")
 
     # ---- model_gen.h / .c ---------------------------------------------------------------
     def model(self, out):

@@ -74,8 +74,9 @@ static void defaults_and_indexes(void **state)
         assert_ptr_equal(db_get_any(db, row->ref), row);
         assert_ptr_equal(db_get_by_uuid(db, &mclass_VM, vm->uuid), row);
         assert_null(db_get(db, &mclass_SR, row->ref));
-        assert_int_equal(db_insert(db, &mclass_VM, row->ref, model_record_new(&mclass_VM), NULL),
-                         -EEXIST);
+        void *dup = model_record_new(&mclass_VM);
+        assert_int_equal(db_insert(db, &mclass_VM, row->ref, dup, NULL), -EEXIST);
+        model_record_free(&mclass_VM, dup); /* not taken on failure */
         db_free(db);
 }
 
