@@ -9,44 +9,12 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <event2/buffer.h>
+#include <jansson.h>
+
 #include "api/model_gen.h"
 #include "xapid/db.h"
 #include "xapid/rpc_writer.h"
-
-/* Test-local writer: weak, so the real rpc_writer.c wins once it is in libxapid.a.  It
- * counts members so the cursor can be checked without the real serializer. */
-static int members;
-__attribute__((weak)) void rpcw_member(struct rpc_writer *w, const char *name)
-{
-        members += strncmp(name, "OpaqueRef:", 10) == 0;
-}
-__attribute__((weak)) void rpcw_struct_begin(struct rpc_writer *w)
-{
-}
-__attribute__((weak)) void rpcw_struct_end(struct rpc_writer *w)
-{
-}
-__attribute__((weak)) void rpcw_array_begin(struct rpc_writer *w)
-{
-}
-__attribute__((weak)) void rpcw_array_end(struct rpc_writer *w)
-{
-}
-__attribute__((weak)) void rpcw_string(struct rpc_writer *w, const char *s)
-{
-}
-__attribute__((weak)) void rpcw_int(struct rpc_writer *w, int64_t v)
-{
-}
-__attribute__((weak)) void rpcw_double(struct rpc_writer *w, double v)
-{
-}
-__attribute__((weak)) void rpcw_bool(struct rpc_writer *w, bool v)
-{
-}
-__attribute__((weak)) void rpcw_datetime(struct rpc_writer *w, time_t t)
-{
-}
 
 static struct db_row *new_vm(struct db *db, const char *label, bool tmpl)
 {
@@ -161,11 +129,32 @@ static void where_expressions(void **state)
         /* cursor: bounded steps, filter applied */
         assert_int_equal(db_expr_parse("field \"is_a_template\"=\"true\"", &e, NULL), 0);
         struct db_cursor *cur = db_cursor_new(db, &mclass_VM, e);
-        members = 0;
-        while (db_cursor_step(cur, NULL, 1) > 0)
+        struct evbuffer *out = evbuffer_new();
+        struct rpc_writer w;
+        rpcw_init(&w, RPCW_JSONRPC, out);
+        rpcw_set_json(&w, 2, "1");
+        rpcw_begin(&w);
+        rpcw_struct_begin(&w);
+        while (db_cursor_step(cur, &w, 1) > 0)
                 ;
+        rpcw_struct_end(&w);
+        rpcw_end(&w);
         db_cursor_free(cur);
-        assert_int_equal(members, 1);
+        /* the real writer's output: a map with exactly the one template */
+        size_t len = evbuffer_get_length(out);
+        json_t *doc = json_loadb((const char *)evbuffer_pullup(out, -1), len, 0, NULL);
+        assert_non_null(doc);
+        json_t *result = json_object_get(doc, "result");
+        assert_int_equal(json_object_size(result), 1);
+        const char *key;
+        json_t *rec;
+        json_object_foreach(result, key, rec)
+        {
+                assert_memory_equal(key, "OpaqueRef:", 10);
+                assert_string_equal(json_string_value(json_object_get(rec, "name_label")), "b");
+        }
+        json_decref(doc);
+        evbuffer_free(out);
         db_free(db);
 }
 
