@@ -29,4 +29,5 @@ include systemd/module.mk
 
 include mk/targets.mk
 
+DEPFILES += $(ALL_OBJS:.o=.d) $(LLHTTP_OBJS:.o=.d)
 -include $(DEPFILES)
