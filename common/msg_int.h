@@ -32,7 +32,8 @@ struct msg_handler {
 
 struct msg_peer {
 	struct msg_peer *next;
-	struct msg_peer_info info; /* strings point into hello */
+	char identity[MSG_IDENTITY_MAX + 1];
+	struct msg_peer_info info; /* strings point into identity and hello */
 	Ts__Peer__Hello *hello;    /* owned: the last Hello */
 };
 

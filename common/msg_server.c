@@ -19,7 +19,7 @@ LOG_MODULE(msg_server);
 static struct msg_peer *peer_find(struct msg_link *l, const char *identity)
 {
 	for (struct msg_peer *p = l->peers; p; p = p->next)
-		if (strcmp(p->info.identity, identity) == 0)
+		if (strcmp(p->identity, identity) == 0)
 			return p;
 	return NULL;
 }
@@ -65,6 +65,8 @@ static void peer_hello(struct msg_link *l, const struct msg_origin *from, Ts__Pe
 			msg_link_reply_error(l, from, ENOMEM, "out of memory");
 			return;
 		}
+		/* The routing id is the identity; Hello's own field is informational. */
+		snprintf(p->identity, sizeof p->identity, "%s", from->peer);
 		p->next = l->peers;
 		l->peers = p;
 		log_info("peer %s (role %s, pid %d, version %s) connected", from->peer, hello->role,
@@ -72,14 +74,8 @@ static void peer_hello(struct msg_link *l, const struct msg_origin *from, Ts__Pe
 	}
 	if (p->hello != NULL)
 		ts__peer__hello__free_unpacked(p->hello, NULL);
-	/* Keep the routing id as the identity: Hello's own field is informational. */
-	free(hello->identity);
-	hello->identity = strdup(from->peer);
-	if (hello->identity == NULL) {
-		hello->identity = (char *)protobuf_c_empty_string;
-	}
 	p->hello = hello;
-	p->info.identity = hello->identity;
+	p->info.identity = p->identity;
 	p->info.role = hello->role;
 	p->info.version = hello->version;
 	p->info.pid = hello->pid;
