@@ -61,93 +61,93 @@ struct msg_link;
 #define MSG_SERVER_IDENTITY "xapid"
 
 struct msg_server_config {
-	const char *path;        /* ipc socket path (bound as ipc://PATH); required */
-	unsigned mode;           /* permissions of the socket file; 0 means 0600 */
-	uint64_t generation;     /* 0: derived from the clock (microseconds since the epoch) */
-	int peer_timeout_ms;     /* drop a silent peer after this long; 0 means 3000 */
-	const char *identity;    /* NULL means MSG_SERVER_IDENTITY */
+        const char *path;     /* ipc socket path (bound as ipc://PATH); required */
+        unsigned mode;        /* permissions of the socket file; 0 means 0600 */
+        uint64_t generation;  /* 0: derived from the clock (microseconds since the epoch) */
+        int peer_timeout_ms;  /* drop a silent peer after this long; 0 means 3000 */
+        const char *identity; /* NULL means MSG_SERVER_IDENTITY */
 };
 
 struct msg_client_config {
-	const char *path;        /* the server's ipc socket path; required */
-	const char *identity;    /* "stord", "netd", "domd/<uuid>"; required, 1..255 bytes */
-	const char *role;        /* "stord", "netd", "domd"; NULL means the identity */
-	const char *version;     /* software version announced in Hello; NULL means "" */
-	uint64_t generation;     /* 0: derived from the clock */
-	int heartbeat_ms;        /* Ping interval; 0 means 1000 */
-	int timeout_ms;          /* no Pong for this long: Hello again; 0 means 3 * heartbeat */
+        const char *path;     /* the server's ipc socket path; required */
+        const char *identity; /* "stord", "netd", "domd/<uuid>"; required, 1..255 bytes */
+        const char *role;     /* "stord", "netd", "domd"; NULL means the identity */
+        const char *version;  /* software version announced in Hello; NULL means "" */
+        uint64_t generation;  /* 0: derived from the clock */
+        int heartbeat_ms;     /* Ping interval; 0 means 1000 */
+        int timeout_ms;       /* no Pong for this long: Hello again; 0 means 3 * heartbeat */
 };
 
 /* Where a request or event came from; a value, so a handler may copy it and reply later. */
 struct msg_origin {
-	char peer[MSG_IDENTITY_MAX + 1]; /* sender identity */
-	Ts__Kind kind;                   /* REQUEST or EVENT */
-	uint64_t request_id;
-	uint64_t generation;             /* the sender's generation */
-	const char *type;                /* body type; valid during the callback only */
+        char peer[MSG_IDENTITY_MAX + 1]; /* sender identity */
+        Ts__Kind kind;                   /* REQUEST or EVENT */
+        uint64_t request_id;
+        uint64_t generation; /* the sender's generation */
+        const char *type;    /* body type; valid during the callback only */
 };
 
 /* Called for a request or event of the registered type, BODY unpacked as that type.
  * For a REQUEST: return 0 once msg_link_reply*() was called, or will be later; return a
  * negative errno to have the layer reply ts.peer.Error with it.  Events ignore the result. */
 typedef int (*msg_handler_fn)(struct msg_link *l, const struct msg_origin *from,
-			      const ProtobufCMessage *body, void *arg);
+                              const ProtobufCMessage *body, void *arg);
 
 /* Completion of msg_link_request(): exactly once.  STATUS 0 with REPLY unpacked as the
  * requested type (NULL if no type was given); or -errno from a ts.peer.Error reply with its
  * text in ERRTEXT; or -ETIMEDOUT, -ECONNRESET (peer gone or restarted), -EBADMSG (reply of
  * the wrong type or unparsable), -ECANCELED (link freed). */
 typedef void (*msg_reply_fn)(int status, const ProtobufCMessage *reply, const char *errtext,
-			     void *arg);
+                             void *arg);
 
 /* What the server knows of a peer (borrowed; valid until the loop runs again). */
 struct msg_peer_info {
-	const char *identity;
-	const char *role;
-	const char *version;
-	int pid;
-	int64_t start_time;      /* unix seconds, from Hello */
-	uint64_t generation;
-	uint64_t last_seen_ms;   /* CLOCK_MONOTONIC milliseconds of its last frame */
-	const Ts__Peer__KeyValue *const *state; /* the state summary of its last Hello */
-	size_t n_state;
+        const char *identity;
+        const char *role;
+        const char *version;
+        int pid;
+        int64_t start_time; /* unix seconds, from Hello */
+        uint64_t generation;
+        uint64_t last_seen_ms;                  /* CLOCK_MONOTONIC milliseconds of its last frame */
+        const Ts__Peer__KeyValue *const *state; /* the state summary of its last Hello */
+        size_t n_state;
 };
 
 /* UP is 1 when a peer said Hello (also again after a restart: a new generation), 0 when it
  * was dropped.  On a client, the peer is the server: up on HelloAck, down on Pong timeout
  * or a server restart. */
 typedef void (*msg_peer_fn)(struct msg_link *l, const struct msg_peer_info *peer, int up,
-			    void *arg);
+                            void *arg);
 
 /* Binds a ROUTER on cfg->path (an existing socket file there is replaced).  Returns 0,
  * -EINVAL, -ENAMETOOLONG, or a negative errno from ZeroMQ. */
 int msg_server_new(struct event_base *base, const struct msg_server_config *cfg,
-		   struct msg_link **out);
+                   struct msg_link **out);
 /* Connects a DEALER to cfg->path; it need not exist yet (ZeroMQ retries).  Sends Hello at
  * once and then heartbeats. */
 int msg_client_new(struct event_base *base, const struct msg_client_config *cfg,
-		   struct msg_link **out);
+                   struct msg_link **out);
 /* Completes pending requests with -ECANCELED, closes the socket.  Accepts NULL. */
 void msg_link_free(struct msg_link *l);
 
 /* Registers FN for requests and events whose body is a D (replaces an earlier one).
  * Returns 0, -EINVAL, -ENOMEM. */
 int msg_link_handle(struct msg_link *l, const ProtobufCMessageDescriptor *d, msg_handler_fn fn,
-		    void *arg);
+                    void *arg);
 void msg_link_on_peer(struct msg_link *l, msg_peer_fn fn, void *arg);
 
 /* Sends BODY as a request to PEER (server: an identity; client: ignored, may be NULL).
  * CB is called exactly once, never from inside this call, unless it returns an error:
  * -EHOSTUNREACH (no such peer / not connected), -EAGAIN (queue full), -EINVAL. */
 int msg_link_request(struct msg_link *l, const char *peer, const ProtobufCMessage *body,
-		     const ProtobufCMessageDescriptor *reply_type, int timeout_ms, msg_reply_fn cb,
-		     void *arg);
+                     const ProtobufCMessageDescriptor *reply_type, int timeout_ms, msg_reply_fn cb,
+                     void *arg);
 /* Sends BODY as an event to PEER (server: an identity, or NULL for every listed peer). */
 int msg_link_event(struct msg_link *l, const char *peer, const ProtobufCMessage *body);
 /* Replies to the request FROM with BODY, or with a ts.peer.Error. */
 int msg_link_reply(struct msg_link *l, const struct msg_origin *from, const ProtobufCMessage *body);
 int msg_link_reply_error(struct msg_link *l, const struct msg_origin *from, int err,
-			 const char *text);
+                         const char *text);
 
 /* Client: sets KEY=VALUE (copied; VALUE NULL removes) in the state summary of Hello. */
 int msg_link_set_state(struct msg_link *l, const char *key, const char *value);
@@ -160,7 +160,7 @@ uint64_t msg_link_peer_generation(const struct msg_link *l);
 const struct msg_peer_info *msg_link_peer(struct msg_link *l, const char *identity);
 /* Server: calls FN for each listed peer; returns their number. */
 size_t msg_link_peers(struct msg_link *l, void (*fn)(const struct msg_peer_info *p, void *arg),
-		      void *arg);
+                      void *arg);
 
 uint64_t msg_link_generation(const struct msg_link *l);
 const struct msg_counters *msg_link_counters(const struct msg_link *l);

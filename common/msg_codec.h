@@ -33,22 +33,22 @@
 
 /* Why a received message was rejected. */
 enum msg_reject {
-	MSG_REJ_MALFORMED,    /* not a protobuf Envelope, or too large (EBADMSG) */
-	MSG_REJ_VERSION,      /* protocol_version is not ours (EPROTO) */
-	MSG_REJ_MISSING,      /* sender, type, kind, generation or request_id missing (EBADMSG) */
-	MSG_REJ_STALE,        /* from a replaced incarnation, or a reply nobody waits for (ESTALE) */
-	MSG_REJ_BAD_BODY,     /* body does not parse as its declared type (EBADMSG) */
-	MSG_REJ_UNKNOWN_TYPE, /* no handler for a request or event of that type */
-	MSG_REJ_BAD_SENDER,   /* sender differs from the ZeroMQ routing id (EPERM) */
-	MSG_REJ__COUNT
+        MSG_REJ_MALFORMED, /* not a protobuf Envelope, or too large (EBADMSG) */
+        MSG_REJ_VERSION,   /* protocol_version is not ours (EPROTO) */
+        MSG_REJ_MISSING,   /* sender, type, kind, generation or request_id missing (EBADMSG) */
+        MSG_REJ_STALE,     /* from a replaced incarnation, or a reply nobody waits for (ESTALE) */
+        MSG_REJ_BAD_BODY,  /* body does not parse as its declared type (EBADMSG) */
+        MSG_REJ_UNKNOWN_TYPE, /* no handler for a request or event of that type */
+        MSG_REJ_BAD_SENDER,   /* sender differs from the ZeroMQ routing id (EPERM) */
+        MSG_REJ__COUNT
 };
 
 struct msg_counters {
-	uint64_t rx;        /* frames received */
-	uint64_t tx;        /* frames sent */
-	uint64_t tx_failed; /* sends refused (peer unknown, not connected, queue full) */
-	uint64_t timeouts;  /* requests that got no reply in time */
-	uint64_t rejected[MSG_REJ__COUNT];
+        uint64_t rx;        /* frames received */
+        uint64_t tx;        /* frames sent */
+        uint64_t tx_failed; /* sends refused (peer unknown, not connected, queue full) */
+        uint64_t timeouts;  /* requests that got no reply in time */
+        uint64_t rejected[MSG_REJ__COUNT];
 };
 
 /* Short name of a rejection reason ("malformed", "version", ...), for status output. */
@@ -58,18 +58,18 @@ uint64_t msg_counters_rejected(const struct msg_counters *c);
 
 /* What goes into an envelope besides the body; strings are borrowed. */
 struct msg_header {
-	Ts__Kind kind;
-	uint64_t request_id;         /* REQUEST/REPLY: non-zero */
-	uint64_t generation;         /* the sender's generation, non-zero */
-	uint64_t request_generation; /* REPLY: the requester's generation */
-	const char *sender;
+        Ts__Kind kind;
+        uint64_t request_id;         /* REQUEST/REPLY: non-zero */
+        uint64_t generation;         /* the sender's generation, non-zero */
+        uint64_t request_generation; /* REPLY: the requester's generation */
+        const char *sender;
 };
 
 /* Serializes H around BODY (its type name is BODY's descriptor name).  On success *OUT is
  * a malloc'ed buffer of *LEN bytes that the caller frees.  Returns 0, -EINVAL for a bad
  * header or a NULL body, -EMSGSIZE above MSG_MAX_FRAME, -ENOMEM. */
 int msg_encode(const struct msg_header *h, const ProtobufCMessage *body, uint8_t **out,
-	       size_t *len);
+               size_t *len);
 
 /* Parses and validates one frame.  On success *OUT is an envelope the caller frees with
  * msg_envelope_free().  Returns 0, -EBADMSG (not an envelope, or a field missing), -EPROTO
@@ -82,12 +82,12 @@ int msg_decode(const uint8_t *buf, size_t len, Ts__Envelope **out, struct msg_co
  * Returns 0 or -ESTALE (counted in C): an envelope from a generation older than the
  * sender's known one, or a REPLY that is not for this incarnation or not awaited. */
 int msg_check_fresh(const Ts__Envelope *env, uint64_t peer_generation, uint64_t own_generation,
-		    int reply_pending, struct msg_counters *c);
+                    int reply_pending, struct msg_counters *c);
 
 /* Unpacks ENV's body as a D.  Returns 0 and *OUT (free with protobuf_c_message_free_unpacked,
  * NULL allocator), or -EBADMSG when the type differs or the body does not parse. */
 int msg_body_unpack(const Ts__Envelope *env, const ProtobufCMessageDescriptor *d,
-		    ProtobufCMessage **out);
+                    ProtobufCMessage **out);
 
 void msg_envelope_free(Ts__Envelope *env);
 
