@@ -113,9 +113,10 @@ struct msg_peer_info {
         size_t n_state;
 };
 
-/* UP is 1 when a peer said Hello (also again after a restart: a new generation), 0 when it
- * was dropped.  On a client, the peer is the server: up on HelloAck, down on Pong timeout
- * or a server restart. */
+/* Server: UP is 1 on every Hello of a peer (first one, re-announce, new generation after a
+ * restart: reconcile with its state each time), 0 when it is dropped for silence.  Client:
+ * the peer is the server, up on HelloAck, down on silence or a server restart.  Requests and
+ * events from a routing id that has not said Hello are still dispatched to handlers. */
 typedef void (*msg_peer_fn)(struct msg_link *l, const struct msg_peer_info *peer, int up,
                             void *arg);
 

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -546,6 +548,42 @@ static void link_peer_dies(void **state)
         assert_int_equal(f->status, -ECONNRESET);
 }
 
+static int domd_listed(struct fix *f)
+{
+        return msg_link_peer(f->srv, "domd/5f1c") != NULL;
+}
+
+static int domd_gone(struct fix *f)
+{
+        return msg_link_peer(f->srv, "domd/5f1c") == NULL;
+}
+
+/* A peer process SIGKILLed: no goodbye at all, gone within the peer timeout. */
+static void link_peer_killed(void **state)
+{
+        struct fix *f = *state;
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                /* The child uses none of the parent's ZeroMQ contexts, only its own link. */
+                struct event_base *b = event_base_new();
+                struct msg_link *c = NULL;
+                if (b == NULL || new_client(f, b, "domd/5f1c", &c) < 0)
+                        _exit(1);
+                event_base_dispatch(b);
+                _exit(0);
+        }
+        assert_true(run_until(f, domd_listed, 3000, 1));
+        assert_int_equal(msg_link_peer(f->srv, "domd/5f1c")->pid, pid);
+        assert_int_equal(kill(pid, SIGKILL), 0);
+        assert_int_equal(waitpid(pid, NULL, 0), pid);
+        uint64_t t0 = now_ms();
+        assert_true(run_until(f, domd_gone, 3000, 1));
+        assert_true(now_ms() - t0 < 1500);
+        assert_int_equal(f->downs, 1);
+        assert_string_equal(f->last_peer, "domd/5f1c");
+}
+
 static void link_server_restart(void **state)
 {
         struct fix *f = *state;
@@ -686,6 +724,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(link_timeout, setup, teardown),
             cmocka_unit_test_setup_teardown(link_events, setup, teardown),
             cmocka_unit_test_setup_teardown(link_peer_dies, setup, teardown),
+            cmocka_unit_test_setup_teardown(link_peer_killed, setup, teardown),
             cmocka_unit_test_setup_teardown(link_server_restart, setup, teardown),
             cmocka_unit_test_setup_teardown(link_forgotten_peer, setup, teardown),
             cmocka_unit_test_setup_teardown(link_hostile, setup, teardown),
