@@ -3,6 +3,6 @@
 LOG_MODULE(main)
 int main(void)
 {
-	log_init("netd");
-	return 0;
+        log_init("netd");
+        return 0;
 }
