@@ -236,6 +236,9 @@ int route_gateway_del(struct nl_ctx *ctx, int family)
                 struct rtnl_route *rt = default_route(family);
                 if (!rt)
                         return -ENOMEM;
+                /* wildcards: any scope, any protocol (static, dhcp, boot...) */
+                rtnl_route_set_scope(rt, RT_SCOPE_NOWHERE);
+                rtnl_route_set_protocol(rt, RTPROT_UNSPEC);
                 int r = nl_errno(rtnl_route_delete(nl_ctx_sock(ctx), rt, 0));
                 rtnl_route_put(rt);
                 if (r == -ENOENT || r == -ESRCH)
