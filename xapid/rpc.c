@@ -25,9 +25,9 @@ LOG_MODULE(rpc)
 #define ASYNC_PREFIX "Async."
 
 enum req_state {
-        REQ_RUNNING,   /* the implementation has not answered yet */
+        REQ_RUNNING,    /* the implementation has not answered yet */
         REQ_COMMITTING, /* answered; waiting for its changes to be durable */
-        REQ_READY,     /* done() was called; the transport owns the output */
+        REQ_READY,      /* done() was called; the transport owns the output */
 };
 
 struct rpc_req {
@@ -42,10 +42,10 @@ struct rpc_req {
         enum req_state state;
         bool deferred;
         bool transport_gone; /* rpc_req_free was called while the call still ran */
-        uint64_t gen_before;  /* db generation when the call started: changed → commit */
+        uint64_t gen_before; /* db generation when the call started: changed → commit */
         long uid;
-        char *session; /* copy of the session ref */
-        char *task;    /* Async: the task this call runs as */
+        char *session;            /* copy of the session ref */
+        char *task;               /* Async: the task this call runs as */
         struct db_cursor *cursor; /* streamed get_all_records */
         rpc_done_fn done;
         void *done_arg;
@@ -106,8 +106,7 @@ static void deliver(struct rpc_req *r)
                         task_fail(r->x, r->task, &r->err);
                 } else {
                         size_t len = evbuffer_get_length(r->out);
-                        task_succeed(r->x, r->task, (const char *)evbuffer_pullup(r->out, -1),
-                                     len);
+                        task_succeed(r->x, r->task, (const char *)evbuffer_pullup(r->out, -1), len);
                 }
                 req_destroy(r);
                 return;
@@ -304,8 +303,7 @@ void rpc_start(struct xapi *x, enum rpc_proto proto, const char *body, size_t le
         size_t n = r->call->n_params;
         /* XAPI checks the session before the parameters' count and types. */
         if (r->method->session) {
-                const char *sref = n > 0 && params[0]->type == RPC_STRING ? params[0]->u.str.s
-                                                                          : "";
+                const char *sref = n > 0 && params[0]->type == RPC_STRING ? params[0]->u.str.s : "";
                 if (session_check(x, sref, &r->err) < 0) {
                         fail_now(r);
                         return;
@@ -393,7 +391,8 @@ struct rpc_writer *rpc_deferred_writer(struct rpc_req *r)
 
 void rpc_resume(struct rpc_req *r, int rc, struct api_error *err)
 {
-        r->cancel_fn = NULL;
+        if (r->cancel_fn != NULL)
+                rpc_on_cancel(r, NULL, NULL);
         if (rc < 0 && err != NULL && api_error_is_set(err))
                 api_error_move(&r->err, err);
         if (rc == 0)
@@ -401,10 +400,24 @@ void rpc_resume(struct rpc_req *r, int rc, struct api_error *err)
         finish(r, rc);
 }
 
+/* task.cancel on an Async job whose handler deferred: the handler lets go, the job ends
+ * (task.cancel has already recorded the task as cancelled). */
+static void job_cancel(void *arg)
+{
+        struct rpc_req *r = arg;
+        void (*fn)(void *) = r->cancel_fn;
+        r->cancel_fn = NULL;
+        if (fn != NULL)
+                fn(r->cancel_arg);
+        req_destroy(r);
+}
+
 void rpc_on_cancel(struct rpc_req *r, void (*fn)(void *arg), void *arg)
 {
         r->cancel_fn = fn;
         r->cancel_arg = arg;
+        if (r->task != NULL)
+                task_set_cancel_hook(r->x, r->task, fn != NULL ? job_cancel : NULL, r);
 }
 
 const char *rpc_req_session(const struct rpc_req *r)

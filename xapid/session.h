@@ -12,7 +12,7 @@
 struct xapi;
 struct api_error;
 
-#define SESSION_LIMIT 500
+#define SESSION_LIMIT        500
 #define SESSION_IDLE_SECONDS (24 * 3600)
 
 /* Starts the expiry timer.  Returns 0 or -ENOMEM. */

@@ -11,7 +11,7 @@
 struct xapi;
 struct api_error;
 
-#define TASK_KEEP_COMPLETED 200
+#define TASK_KEEP_COMPLETED  200
 #define TASK_MAX_AGE_SECONDS (65 * 60)
 
 int tasks_init(struct xapi *x);
