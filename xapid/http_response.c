@@ -89,11 +89,11 @@ static int answerable(const struct http_request *req)
         return 0;
 }
 
-static void note_buffered(struct http_conn *c)
+static void note_stream_buffered(struct http_conn *c)
 {
         size_t n = evbuffer_get_length(c->out);
-        if (n > c->srv->stats.max_out_buffered)
-                c->srv->stats.max_out_buffered = n;
+        if (n > c->srv->stats.max_stream_buffered)
+                c->srv->stats.max_stream_buffered = n;
 }
 
 /* LENGTH: the Content-Length, or -1 for chunked (CHUNKED) or close-delimited. */
@@ -152,7 +152,6 @@ int http_respond_buffer(struct http_request *req, int status, const char *conten
                 else
                         evbuffer_add_buffer(c->out, body);
         }
-        note_buffered(c);
         http_conn_enter(c);
         http_conn_response_done(c);
         http_conn_leave(c);
@@ -171,7 +170,6 @@ int http_respond(struct http_request *req, int status, const char *content_type,
         write_head(c, status, content_type, (int64_t)len, false);
         if (len && !req->is_head)
                 evbuffer_add(c->out, body, len);
-        note_buffered(c);
         http_conn_enter(c);
         http_conn_response_done(c);
         http_conn_leave(c);
@@ -198,7 +196,6 @@ void http_conn_send_error(struct http_conn *c, int status, bool close)
                 c->close_after = true;
         write_head(c, status, "text/plain", (int64_t)strlen(reason), false);
         evbuffer_add(c->out, reason, strlen(reason));
-        note_buffered(c);
         req->resp = RESP_DONE;
         if (c->close_after)
                 http_conn_close_after_flush(c);
@@ -276,7 +273,7 @@ void http_stream_pump(struct http_conn *c)
                         }
                         if (req->remaining >= 0)
                                 req->remaining -= (int64_t)n;
-                        note_buffered(c);
+                        note_stream_buffered(c);
                 }
                 if (r == HTTP_FILL_DONE) {
                         if (req->remaining > 0) {

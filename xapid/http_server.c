@@ -217,7 +217,7 @@ void http_server_shutdown(struct http_server *srv, unsigned deadline_ms, void (*
         for (c = srv->conns; c; c = next) {
                 next = c->next;
                 c->close_after = true;
-                if (c->state == CONN_IDLE && !c->busy)
+                if (c->state == CONN_IDLE)
                         http_conn_close_after_flush(c);
         }
         if (srv->n_conns == 0) {

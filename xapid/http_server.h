@@ -74,10 +74,10 @@ void http_server_shutdown(struct http_server *srv, unsigned deadline_ms, void (*
                           void *arg);
 
 struct http_server_stats {
-        size_t conns;            /* open connections */
-        uint64_t accepted;       /* connections accepted so far */
-        uint64_t requests;       /* requests dispatched so far */
-        size_t max_out_buffered; /* high-water mark of one connection's unsent output */
+        size_t conns;               /* open connections */
+        uint64_t accepted;          /* connections accepted so far */
+        uint64_t requests;          /* requests dispatched so far */
+        size_t max_stream_buffered; /* high-water mark of a stream's unsent output */
 };
 void http_server_get_stats(const struct http_server *srv, struct http_server_stats *st);
 

@@ -8,47 +8,47 @@
 #include <stdint.h>
 
 enum rpc_type {
-	RPC_NIL,
-	RPC_STRING,   /* also XML-RPC <dateTime.iso8601> text: see is_datetime */
-	RPC_INT,      /* XML-RPC <i4>/<int>/<i8>, JSON integers */
-	RPC_DOUBLE,
-	RPC_BOOL,
-	RPC_ARRAY,
-	RPC_STRUCT,
+        RPC_NIL,
+        RPC_STRING, /* also XML-RPC <dateTime.iso8601> text: see is_datetime */
+        RPC_INT,    /* XML-RPC <i4>/<int>/<i8>, JSON integers */
+        RPC_DOUBLE,
+        RPC_BOOL,
+        RPC_ARRAY,
+        RPC_STRUCT,
 };
 
 struct rpc_value {
-	enum rpc_type type;
-	bool is_datetime; /* RPC_STRING that came as <dateTime.iso8601> */
-	union {
-		struct {
-			char *s; /* NUL-terminated, owned; may contain no NUL bytes */
-			size_t len;
-		} str;
-		int64_t i;
-		double d;
-		bool b;
-		struct {
-			struct rpc_value **items; /* owned */
-			size_t n;
-		} arr;
-		struct {
-			char **keys;              /* owned */
-			struct rpc_value **vals;  /* owned */
-			size_t n;
-		} st;
-	} u;
+        enum rpc_type type;
+        bool is_datetime; /* RPC_STRING that came as <dateTime.iso8601> */
+        union {
+                struct {
+                        char *s; /* NUL-terminated, owned; may contain no NUL bytes */
+                        size_t len;
+                } str;
+                int64_t i;
+                double d;
+                bool b;
+                struct {
+                        struct rpc_value **items; /* owned */
+                        size_t n;
+                } arr;
+                struct {
+                        char **keys;             /* owned */
+                        struct rpc_value **vals; /* owned */
+                        size_t n;
+                } st;
+        } u;
 };
 
 /* A decoded call: method name and positional parameters (JSON-RPC named params are rejected
  * by the decoder, as XAPI does). */
 struct rpc_call {
-	char *method;             /* owned */
-	struct rpc_value **params; /* owned */
-	size_t n_params;
-	/* JSON-RPC only: the request id as raw JSON text (owned, NULL for XML-RPC) and version. */
-	char *json_id;
-	int json_version; /* 0 for XML-RPC, 1 or 2 */
+        char *method;              /* owned */
+        struct rpc_value **params; /* owned */
+        size_t n_params;
+        /* JSON-RPC only: the request id as raw JSON text (owned, NULL for XML-RPC) and version. */
+        char *json_id;
+        int json_version; /* 0 for XML-RPC, 1 or 2 */
 };
 
 struct rpc_value *rpc_value_new(enum rpc_type type); /* aborts on ENOMEM */

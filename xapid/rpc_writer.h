@@ -22,23 +22,23 @@ struct evbuffer;
 struct api_error;
 
 enum rpcw_format {
-	RPCW_XMLRPC,
-	RPCW_JSONRPC,
-	RPCW_XML_FRAGMENT, /* a bare <value>…</value>, as stored in task.result */
+        RPCW_XMLRPC,
+        RPCW_JSONRPC,
+        RPCW_XML_FRAGMENT, /* a bare <value>…</value>, as stored in task.result */
 };
 
 #define RPCW_MAX_DEPTH 64
 
 struct rpc_writer {
-	enum rpcw_format format;
-	int json_version;     /* 1 or 2 for RPCW_JSONRPC */
-	const char *json_id;  /* raw JSON text of the request id, borrowed; "null" if NULL */
-	struct evbuffer *out; /* borrowed */
-	int depth;
-	/* per depth: 0 nothing written yet in this container, 1 after an element; 'S'/'A' kind */
-	unsigned char count[RPCW_MAX_DEPTH];
-	unsigned char kind[RPCW_MAX_DEPTH];
-	bool in_member; /* XML: a <member> is open, waiting for its value */
+        enum rpcw_format format;
+        int json_version;     /* 1 or 2 for RPCW_JSONRPC */
+        const char *json_id;  /* raw JSON text of the request id, borrowed; "null" if NULL */
+        struct evbuffer *out; /* borrowed */
+        int depth;
+        /* per depth: 0 nothing written yet in this container, 1 after an element; 'S'/'A' kind */
+        unsigned char count[RPCW_MAX_DEPTH];
+        unsigned char kind[RPCW_MAX_DEPTH];
+        bool in_member; /* XML: a <member> is open, waiting for its value */
 };
 
 void rpcw_init(struct rpc_writer *w, enum rpcw_format fmt, struct evbuffer *out);
