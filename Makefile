@@ -28,5 +28,6 @@ include docs/module.mk
 include systemd/module.mk
 
 include mk/targets.mk
+include mk/fuzz.mk
 
 -include $(DEPFILES)

@@ -545,7 +545,7 @@ void http_conn_peer_gone(struct http_conn *c, int err)
 void http_conn_output_drained(struct http_conn *c, bool fully)
 {
         if (c->state == CONN_CLOSING) {
-                if (fully)
+                if (fully && !c->detached) /* a detached one is freed by its owner */
                         http_conn_destroy(c);
                 return;
         }
