@@ -28,6 +28,7 @@ include docs/module.mk
 include systemd/module.mk
 
 include mk/targets.mk
+include mk/fuzz.mk
 
 DEPFILES += $(ALL_OBJS:.o=.d) $(LLHTTP_OBJS:.o=.d)
 -include $(DEPFILES)

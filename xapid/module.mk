@@ -9,7 +9,7 @@ ALL_OBJS += $(call objs,$(XAPID_SRCS) xapid/main.c)
 $(B)/obj/llhttp/%.o: $(LLHTTP_DIR)/%.c
 	$(call quiet,CC,$<)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_CPPFLAGS) -std=gnu11 $(OPT) -MMD -MP $(filter -fsanitize%,$(CFLAGS_BASE)) -c -o $@ $<
+	$(Q)$(CC) $(ALL_CPPFLAGS) -std=gnu11 $(OPT) -MMD -MP $(filter -fsanitize%,$(CFLAGS_BASE) $(CFLAGS)) -c -o $@ $<
 
 $(B)/bin/xapid: $(call objs,xapid/main.c) $(LIBXAPID) $(LIBPROTO) $(LIBCOMMON)
 	$(call link_recipe,$(LIBS_COMMON) $(LIBS_XAPID))

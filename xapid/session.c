@@ -49,9 +49,9 @@ static void enforce_limit(struct xapi *x, const char *originator, const char *us
         for (size_t i = 0; i < db_count(x->db, &mclass_session); i++) {
                 struct db_row *row = db_row_at(x->db, &mclass_session, i);
                 const struct api_session *s = row->rec;
-                bool same = originator[0] != '\0' ? strcmp(s->originator, originator) == 0
-                                                  : s->originator[0] == '\0' &&
-                                                        strcmp(s->auth_user_name, user) == 0;
+                bool same = originator[0] != '\0'
+                                ? strcmp(s->originator, originator) == 0
+                                : s->originator[0] == '\0' && strcmp(s->auth_user_name, user) == 0;
                 if (!same)
                         continue;
                 count++;
@@ -214,8 +214,8 @@ int h_session_local_logout(struct api_ctx *ctx, const struct rpc_value *const *p
 }
 
 /* session.change_password(session, old_pwd, new_pwd) for the session's own user. */
-int h_session_change_password(struct api_ctx *ctx, const struct rpc_value *const *params,
-                              size_t n, struct rpc_writer *w, struct api_error *err)
+int h_session_change_password(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                              struct rpc_writer *w, struct api_error *err)
 {
         struct xapi *x = rpc_req_xapi(ctx->user);
         struct db_row *row = db_get(ctx->db, &mclass_session, ctx->session);
@@ -228,16 +228,15 @@ int h_session_change_password(struct api_ctx *ctx, const struct rpc_value *const
         if (auth_check_sync(AUTH_BACKEND_PASSWORD_FILE, x->password_file, s->auth_user_name,
                             str_param(params, n, 1)) < 0)
                 return api_error_set(err, "SESSION_AUTHENTICATION_FAILED", NULL);
-        int r = auth_password_file_set(x->password_file, s->auth_user_name,
-                                       str_param(params, n, 2));
+        int r =
+            auth_password_file_set(x->password_file, s->auth_user_name, str_param(params, n, 2));
         if (r < 0)
                 return api_error_set(err, "INTERNAL_ERROR", strerror(-r), NULL);
         return 0;
 }
 
-int h_session_logout_subject_identifier(struct api_ctx *ctx,
-                                        const struct rpc_value *const *params, size_t n,
-                                        struct rpc_writer *w, struct api_error *err)
+int h_session_logout_subject_identifier(struct api_ctx *ctx, const struct rpc_value *const *params,
+                                        size_t n, struct rpc_writer *w, struct api_error *err)
 {
         const char *sid = str_param(params, n, 1);
         for (size_t i = db_count(ctx->db, &mclass_session); i-- > 0;) {

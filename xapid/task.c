@@ -171,7 +171,8 @@ void task_set_progress(struct xapi *x, const char *ref, double progress)
 bool task_cancelling(struct xapi *x, const char *ref)
 {
         struct db_row *row = task_row(x, ref);
-        return row != NULL && ((struct api_task *)row->rec)->status >= API_TASK_STATUS_TYPE_CANCELLING;
+        return row != NULL &&
+               ((struct api_task *)row->rec)->status >= API_TASK_STATUS_TYPE_CANCELLING;
 }
 
 static bool is_completed(const struct api_task *t)
@@ -296,8 +297,8 @@ int h_task_cancel(struct api_ctx *ctx, const struct rpc_value *const *params, si
                 return -EINVAL;
         struct api_task *t = row->rec;
         if (is_completed(t))
-                return api_error_set(err, "OPERATION_NOT_ALLOWED",
-                                     "the task has already completed", NULL);
+                return api_error_set(err, "OPERATION_NOT_ALLOWED", "the task has already completed",
+                                     NULL);
         struct cancel_hook **pp = find_hook(x->tasks, row->ref);
         if (*pp != NULL) {
                 void (*fn)(void *) = (*pp)->fn;

@@ -1,0 +1,114 @@
+/* The socket side of a connection: a bufferevent (plain or OpenSSL) whose input and output
+ * buffers the protocol core (http_conn.c) reads and writes, and whose callbacks drive it. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+
+#include "common/log.h"
+#include "xapid/http_internal.h"
+
+LOG_MODULE(http_io)
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+        http_conn_process(arg);
+}
+
+static void write_cb(struct bufferevent *bev, void *arg)
+{
+        struct http_conn *c = arg;
+        http_conn_enter(c);
+        http_conn_output_drained(c, evbuffer_get_length(c->out) == 0);
+        http_conn_leave(c);
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+        struct http_conn *c = arg;
+
+        http_conn_enter(c);
+        if (what & BEV_EVENT_TIMEOUT) {
+                log_debug("%s: write timeout", c->peer_addr);
+                http_conn_destroy(c);
+        } else if (what & BEV_EVENT_ERROR) {
+                unsigned long e;
+                int saved = errno;
+                bool any = false;
+                while (c->tls && (e = bufferevent_get_openssl_error(bev)) != 0) {
+                        char msg[256];
+                        ERR_error_string_n(e, msg, sizeof(msg));
+                        log_debug("%s: TLS: %s", c->peer_addr, msg);
+                        any = true;
+                }
+                if (!any)
+                        log_debug("%s: connection error: %s", c->peer_addr, strerror(saved));
+                http_conn_peer_gone(c, -EIO);
+        } else if (what & BEV_EVENT_EOF) {
+                http_conn_peer_gone(c, 0);
+        }
+        http_conn_leave(c);
+}
+
+int http_io_attach(struct http_conn *c, int fd, SSL_CTX *tls)
+{
+        struct event_base *base = c->srv->base;
+
+        if (evutil_make_socket_nonblocking(fd) < 0)
+                return -errno;
+        if (tls) { /* TCP: small responses go out at once; dead peers are noticed */
+                int one = 1;
+                setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+                setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+        }
+        if (tls) {
+                SSL *ssl = SSL_new(tls);
+                if (!ssl)
+                        return -ENOMEM;
+                c->bev = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                        BEV_OPT_CLOSE_ON_FREE);
+                if (!c->bev) /* libevent 2.1 frees SSL on this failure with CLOSE_ON_FREE */
+                        return -ENOMEM;
+                bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+                c->tls = true;
+        } else {
+                c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+                if (!c->bev)
+                        return -ENOMEM;
+        }
+        c->in = bufferevent_get_input(c->bev);
+        c->out = bufferevent_get_output(c->bev);
+        bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+        bufferevent_setwatermark(c->bev, EV_WRITE, c->srv->cfg.stream_low_watermark, 0);
+        unsigned ms = c->srv->cfg.write_timeout_ms;
+        struct timeval wtv = {ms / 1000, (ms % 1000) * 1000};
+        bufferevent_set_timeouts(c->bev, NULL, &wtv);
+        bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+        return 0;
+}
+
+void http_io_close(struct http_conn *c)
+{
+        if (!c->bev)
+                return;
+        bufferevent_free(c->bev);
+        c->bev = NULL;
+        c->in = c->out = NULL;
+}
+
+void http_io_set_reading(struct http_conn *c, bool on)
+{
+        if (!c->bev)
+                return;
+        if (on)
+                bufferevent_enable(c->bev, EV_READ);
+        else
+                bufferevent_disable(c->bev, EV_READ);
+}
