@@ -39,7 +39,7 @@ static const struct hv_ops *choose(const struct hv_config *cfg, int *err)
                 return &hv_xc_ops;
 #else
                 log_errx("hypervisor backend: xc %s, but this domd was built without the xc "
-                         "backend (no libxen development files at build time)",
+                         "backend (hv_xc.c and the libxen development files)",
                          strcmp(want, "xc") ? "needed (Xen detected)" : "configured");
                 *err = -ENOTSUP;
                 return NULL;
@@ -84,6 +84,15 @@ int hv_open_auto(const struct hv_config *cfg, struct hv **out)
         struct hv_config c = *cfg;
         c.backend = "auto";
         return hv_open(&c, out);
+}
+
+bool hv_have_xc(void)
+{
+#ifdef HV_HAVE_XC
+        return true;
+#else
+        return false;
+#endif
 }
 
 const char *hv_backend_name(const struct hv *h)

@@ -200,6 +200,8 @@ extern const struct hv_ops hv_xc_ops;
 int hv_open(const struct hv_config *cfg, struct hv **out);
 /* The same with the backend forced to "auto". */
 int hv_open_auto(const struct hv_config *cfg, struct hv **out);
+/* True when the xc backend is compiled in. */
+bool hv_have_xc(void);
 /* "sim" or "xc". */
 const char *hv_backend_name(const struct hv *h);
 void hv_close(struct hv *h);
