@@ -100,14 +100,46 @@ static int read_json(int root, const char *path, json_t **out)
         int fd = openat(root, path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        json_error_t jerr;
-        *out = json_loadfd(fd, 0, &jerr);
-        close(fd);
-        if (!*out) {
-                log_warnx("%s: %s (line %d)", path, jerr.text, jerr.line);
-                return -EBADMSG;
+        /* One read for the common small record (json_loadfd reads a byte at a time). */
+        char stackbuf[8192], *buf = stackbuf;
+        size_t cap = sizeof(stackbuf), len = 0;
+        int r = 0;
+        for (;;) {
+                if (len == cap) {
+                        char *nb = malloc(cap * 2);
+                        if (!nb) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        memcpy(nb, buf, len);
+                        if (buf != stackbuf)
+                                free(buf);
+                        buf = nb;
+                        cap *= 2;
+                }
+                ssize_t n = read(fd, buf + len, cap - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        r = -errno;
+                        break;
+                }
+                if (n == 0)
+                        break;
+                len += (size_t)n;
         }
-        return 0;
+        close(fd);
+        if (r == 0) {
+                json_error_t jerr;
+                *out = json_loadb(buf, len, 0, &jerr);
+                if (!*out) {
+                        log_warnx("%s: %s (line %d)", path, jerr.text, jerr.line);
+                        r = -EBADMSG;
+                }
+        }
+        if (buf != stackbuf)
+                free(buf);
+        return r;
 }
 
 static json_t *jstr(const char *s)

@@ -23,7 +23,7 @@
 #define GiB ((uint64_t)1 << 30)
 
 struct fx {
-        char dir[64];
+        char dir[256];
         struct hv_config cfg;
         struct hv *h;
 };
@@ -361,7 +361,7 @@ static void shutdown_ignored(void **state)
         assert_false(i.request_acked);
 
         /* A suspend times out and the request is withdrawn. */
-        char path[128];
+        char path[512];
         snprintf(path, sizeof(path), "%s/img", f->dir);
         int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
         assert_true(fd >= 0);
@@ -481,7 +481,7 @@ static void suspend_restore_roundtrip(void **state)
 {
         struct fx *f = *state;
         struct spec_buf b;
-        char path[128];
+        char path[512];
         snprintf(path, sizeof(path), "%s/suspend.img", f->dir);
         make_spec(&b, 1 * GiB, "sim_boot_ms", "5", "sim_ack_ms", "5", "sim_halt_ms", "5", NULL);
         uint32_t d = suspend_to(f, &b, path);
@@ -529,7 +529,7 @@ static void corrupt_image_rejected(void **state)
 {
         struct fx *f = *state;
         struct spec_buf b;
-        char path[128];
+        char path[512];
         snprintf(path, sizeof(path), "%s/suspend.img", f->dir);
         make_spec(&b, 64 * MiB, "sim_boot_ms", "0", "sim_ack_ms", "1", "sim_halt_ms", "1", NULL);
         uint32_t d = suspend_to(f, &b, path);
@@ -564,7 +564,7 @@ static void suspend_cancelled_resume(void **state)
 {
         struct fx *f = *state;
         struct spec_buf b;
-        char path[128];
+        char path[512];
         snprintf(path, sizeof(path), "%s/suspend.img", f->dir);
         make_spec(&b, 64 * MiB, "sim_boot_ms", "0", "sim_ack_ms", "1", "sim_halt_ms", "1", NULL);
         uint32_t d = suspend_to(f, &b, path);
@@ -644,7 +644,7 @@ static void devices_recorded(void **state)
         assert_int_equal(i.n_disks, 1);
         assert_int_equal(i.n_nics, 0);
         /* The devices are in the domain's file, for whoever adopts it. */
-        char path[128];
+        char path[512];
         snprintf(path, sizeof(path), "%s/sim/domains/%u/state", f->dir, d);
         FILE *fp = fopen(path, "r");
         assert_non_null(fp);
@@ -659,7 +659,7 @@ static void devices_recorded(void **state)
 static void backend_selection(void **state)
 {
         struct fx *f = *state;
-        char root[128], p[160];
+        char root[512], p[600];
         snprintf(root, sizeof(root), "%s/fakeroot", f->dir);
         struct hv_config cfg = f->cfg;
         cfg.probe_root = root;
@@ -707,7 +707,7 @@ static void host_reboot_forgets_domains(void **state)
         make_spec(&b, 64 * MiB, NULL);
         uint32_t d = create(f->h, &b);
         /* Pretend the host file was written during an earlier boot. */
-        char path[128];
+        char path[512];
         snprintf(path, sizeof(path), "%s/sim/host", f->dir);
         FILE *fp = fopen(path, "r");
         char buf[1024] = "";
