@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <net/if.h>
 #include <poll.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -656,6 +658,62 @@ static void devices_recorded(void **state)
         assert_null(strstr(buf, "disk.qcow2"));
 }
 
+/* In this process's network namespace (sysfs would show the one it was mounted in). */
+static bool link_exists(const char *name)
+{
+        return if_nametoindex(name) != 0;
+}
+
+/* As root, in a private network namespace: a NIC gets a veth pair for netd to bridge. */
+static void veth_pairs_as_root(void **state)
+{
+        struct fx *f = *state;
+        if (geteuid() != 0 || access("/usr/sbin/ip", X_OK) < 0)
+                skip();
+        int pfd[2];
+        assert_int_equal(pipe(pfd), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                int code = 0;
+                struct hv_config cfg = f->cfg;
+                cfg.sim_create_vifs = true;
+                struct hv *h;
+                struct spec_buf b;
+                uint32_t d;
+                char ifname[16], peer[20];
+                struct hv_nic nic = {.devid = 3, .mac = "aa:00:00:00:00:03"};
+                if (unshare(CLONE_NEWNET) < 0)
+                        code = 77; /* not allowed here: skip */
+                else if (hv_open(&cfg, &h) < 0)
+                        code = 1;
+                else {
+                        make_spec(&b, 16 * MiB, NULL);
+                        if (hv_domain_create(h, &b.spec, &d, NULL) < 0 ||
+                            hv_nic_attach(h, d, &nic, ifname) < 0)
+                                code = 2;
+                        snprintf(peer, sizeof(peer), "vifp%s", ifname + 3);
+                        if (!code && (!link_exists(ifname) || !link_exists(peer)))
+                                code = 3;
+                        if (!code && (hv_nic_detach(h, d, 3) < 0 || link_exists(ifname)))
+                                code = 4;
+                        if (!code && (hv_nic_attach(h, d, &nic, ifname) < 0 ||
+                                      hv_domain_destroy(h, d) < 0 || link_exists(ifname)))
+                                code = 5; /* destroy releases the pair */
+                        hv_close(h);
+                }
+                _exit(code);
+        }
+        close(pfd[0]);
+        close(pfd[1]);
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        if (WEXITSTATUS(status) == 77)
+                skip();
+        assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void backend_selection(void **state)
 {
         struct fx *f = *state;
@@ -766,6 +824,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(suspend_cancelled_resume, setup, teardown),
             cmocka_unit_test_setup_teardown(adoption_after_kill, setup, teardown),
             cmocka_unit_test_setup_teardown(devices_recorded, setup, teardown),
+            cmocka_unit_test_setup_teardown(veth_pairs_as_root, setup, teardown),
             cmocka_unit_test_setup_teardown(backend_selection, setup, teardown),
             cmocka_unit_test_setup_teardown(host_reboot_forgets_domains, setup, teardown),
             cmocka_unit_test_setup_teardown(many_domains_fast, setup, teardown),
