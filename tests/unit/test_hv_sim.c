@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -527,6 +528,40 @@ static void suspend_restore_roundtrip(void **state)
         close(fd);
 }
 
+/* Migration: the image as a byte stream from one host (run directory) to another. */
+static void suspend_over_stream(void **state)
+{
+        struct fx *f = *state;
+        struct spec_buf b;
+        make_spec(&b, 512 * MiB, "sim_boot_ms", "0", "sim_ack_ms", "1", "sim_halt_ms", "1", NULL);
+        int sv[2];
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                close(sv[0]);
+                char dir[600];
+                snprintf(dir, sizeof(dir), "%s/host-b", f->dir);
+                struct hv_config cfg = {.backend = "sim", .run_dir = dir};
+                struct hv *hb;
+                uint32_t d;
+                struct hv_domain_info i;
+                if (hv_open(&cfg, &hb) < 0 || hv_domain_restore(hb, &b.spec, sv[1], &d, NULL) < 0 ||
+                    hv_domain_info(hb, d, &i) < 0 || i.memory_actual != 512 * MiB)
+                        _exit(1);
+                _exit(0);
+        }
+        close(sv[1]);
+        uint32_t d = create(f->h, &b);
+        assert_int_equal(hv_domain_unpause(f->h, d), 0);
+        assert_int_equal(hv_domain_suspend(f->h, d, sv[0], 2000), 0);
+        close(sv[0]);
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void corrupt_image_rejected(void **state)
 {
         struct fx *f = *state;
@@ -820,6 +855,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(reboot_self_and_requested, setup, teardown),
             cmocka_unit_test_setup_teardown(pause_freezes_guest, setup, teardown),
             cmocka_unit_test_setup_teardown(suspend_restore_roundtrip, setup, teardown),
+            cmocka_unit_test_setup_teardown(suspend_over_stream, setup, teardown),
             cmocka_unit_test_setup_teardown(corrupt_image_rejected, setup, teardown),
             cmocka_unit_test_setup_teardown(suspend_cancelled_resume, setup, teardown),
             cmocka_unit_test_setup_teardown(adoption_after_kill, setup, teardown),
