@@ -418,8 +418,8 @@ static void crash_seen_by_watch(void **state)
         /* A watcher in another handle (another process) sees the unpause through the file. */
         struct hv *h2;
         assert_int_equal(hv_open(&f->cfg, &h2), 0);
+        uint64_t t0 = now_ms(); /* before: the guest's clock starts inside unpause */
         assert_int_equal(hv_domain_unpause(h2, d), 0);
-        uint64_t t0 = now_ms();
         watch_until(f->h, &last, HV_STATE_RUNNING);
         /* The crash is a computed event: the timer wakes the loop, no busy polling. */
         unsigned wakeups = watch_until(f->h, &last, HV_STATE_SHUTDOWN);
@@ -439,8 +439,10 @@ static void reboot_self_and_requested(void **state)
         struct spec_buf b;
         make_spec(&b, 64 * MiB, "sim_boot_ms", "0", "sim_reboot_after_ms", "20", NULL);
         uint32_t d = create(f->h, &b);
+        uint64_t t0 = now_ms();
         assert_int_equal(hv_domain_unpause(f->h, d), 0);
-        assert_true(wait_state(f->h, d, HV_STATE_SHUTDOWN) >= 19);
+        wait_state(f->h, d, HV_STATE_SHUTDOWN);
+        assert_true(now_ms() - t0 >= 20);
         assert_int_equal(info_of(f->h, d).shutdown_reason, HV_SHUTDOWN_REBOOT);
 
         make_spec(&b, 64 * MiB, "sim_boot_ms", "0", "sim_ack_ms", "5", "sim_halt_ms", "5", NULL);
@@ -834,7 +836,8 @@ static void many_domains_fast(void **state)
         }
         uint64_t ms = now_ms() - t0;
         print_message("# %d creations in %llu ms\n", N, (unsigned long long)ms);
-        assert_true(ms < N * 3); /* well under 1 ms each here; ASan and a busy host get slack */
+        /* ~0.1 ms each on tmpfs, ~1 ms on this ext4 /tmp; ASan and a loaded host get slack */
+        assert_true(ms < N * 10);
         /* Lookups by uuid do not scan. */
         uint32_t found;
         assert_int_equal(hv_domain_find(f->h, b.spec.uuid, &found), 0);
