@@ -3,6 +3,6 @@
 LOG_MODULE(main)
 int main(void)
 {
-	log_init("stord");
-	return 0;
+        log_init("stord");
+        return 0;
 }
