@@ -130,6 +130,10 @@ int sd_run_ok(const char *const argv[], char **out, struct sd_error *e, int sm_c
         if (rc < 0) {
                 sd_fail(e, rc, sm_code, "%s: cannot run %s: %s", what, argv[0], strerror(-rc));
         } else if (r.status != 0) {
+                /* one line: reasons travel in XenAPI error descriptions and log lines */
+                for (char *c = r.err; *c; c++)
+                        if (*c == '\n' || *c == '\t')
+                                *c = ' ';
                 rc = -EIO;
                 sd_fail(e, rc, sm_code, "%s: %s %s failed (status %d): %s", what, argv[0],
                         argv[1] ? argv[1] : "", r.status, r.err);
