@@ -206,8 +206,15 @@ class Gen:
         rbit = {r: i for i, r in enumerate(roles)}
         methods = []
         for c in self.classes:
+            names = {m["name"] for m in c["messages"]}
             for m in c["messages"]:
                 methods.append((c["name"] + "." + m["name"], c, m))
+                # XAPI serves get_all_records_where on every class with get_all_records,
+                # although its published API lists it for few: add the same call.
+                if m["name"] == "get_all_records" and "get_all_records_where" not in names:
+                    where = dict(m, name="get_all_records_where", params=m["params"] + [
+                        {"name": "expr", "type": "string"}])
+                    methods.append((c["name"] + ".get_all_records_where", c, where))
         methods.sort(key=lambda x: x[0])
         d = [HDR, "#include <stddef.h>", "#include \"xapid/api.h\"", "#include \"api/model_gen.h\"",
              "#include \"api/types_gen.h\"", "#include \"api/handlers.h\"\n"]
