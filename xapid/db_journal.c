@@ -197,7 +197,7 @@ static void write_batch(struct db_journal *j, struct batch *b)
                 b->result = db_sqlite_errno(rc);
                 if (!b->result)
                         b->result = -EIO;
-                if (asprintf(&b->errmsg, "%s (%s)", sqlite3_errmsg(j->s), sqlite3_errstr(rc)) < 0)
+                if (asprintf(&b->errmsg, "%s (sqlite code %d)", sqlite3_errmsg(j->s), rc) < 0)
                         b->errmsg = NULL;
                 if (!sqlite3_get_autocommit(j->s))
                         sqlite3_exec(j->s, "ROLLBACK", NULL, NULL, NULL);

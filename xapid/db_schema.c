@@ -155,6 +155,9 @@ int db_schema_open(const char *path, sqlite3 **out)
         sqlite3_finalize(st);
         if (r == 0)
                 r = exec(s, "PRAGMA synchronous=FULL");
+        /* A large batch grows the WAL; after the next checkpoint shrink it back to this. */
+        if (r == 0)
+                r = exec(s, "PRAGMA journal_size_limit=16777216");
         if (r == 0)
                 r = db_schema_upgrade(s, db_schema_steps, db_schema_n_steps);
         if (r < 0) {
