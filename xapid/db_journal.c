@@ -32,7 +32,7 @@ struct waiter {
 struct jrow {
         char *ref;
         const char *cls; /* static class name */
-        int64_t gen;
+        int64_t created, gen;
         uint8_t *data;
         size_t len;
 };
@@ -141,6 +141,7 @@ static struct batch *take_batch(struct db_journal *j)
                 struct jrow *jr = &b->rows[b->n_rows++];
                 jr->ref = strdup(r->ref);
                 jr->cls = r->cls->name;
+                jr->created = (int64_t)r->created;
                 jr->gen = (int64_t)r->modified;
                 if (!jr->ref || db_codec_encode(r->cls, r->rec, &jr->data, &jr->len) < 0)
                         abort(); /* out of memory, as everywhere else in the store */
@@ -183,8 +184,9 @@ static void write_batch(struct db_journal *j, struct batch *b)
                 const struct jrow *r = &b->rows[i];
                 sqlite3_bind_text(j->st_put, 1, r->ref, -1, SQLITE_STATIC);
                 sqlite3_bind_text(j->st_put, 2, r->cls, -1, SQLITE_STATIC);
-                sqlite3_bind_int64(j->st_put, 3, r->gen);
-                sqlite3_bind_blob(j->st_put, 4, r->data, (int)r->len, SQLITE_STATIC);
+                sqlite3_bind_int64(j->st_put, 3, r->created);
+                sqlite3_bind_int64(j->st_put, 4, r->gen);
+                sqlite3_bind_blob(j->st_put, 5, r->data, (int)r->len, SQLITE_STATIC);
                 rc = step_reset(j->st_put);
         }
         if (rc == SQLITE_OK && b->write_gen) {
@@ -340,19 +342,24 @@ static int load(struct db_journal *j)
 {
         uint64_t t0 = now_us();
         sqlite3_stmt *st;
-        int rc =
-            sqlite3_prepare_v2(j->s, "SELECT ref, class, gen, data FROM objects", -1, &st, NULL);
+        int rc = sqlite3_prepare_v2(j->s, "SELECT ref, class, created, gen, data FROM objects", -1,
+                                    &st, NULL);
         if (rc != SQLITE_OK)
                 return db_sqlite_errno(rc);
         const struct mclass *c = NULL;
-        size_t skipped = 0;
+        size_t skipped = 0, n_created = 0, cap_created = 0;
+        struct {
+                struct db_row *row;
+                uint64_t created;
+        } *created_of = NULL;
         int r = 0;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 const char *ref = (const char *)sqlite3_column_text(st, 0);
                 const char *cls = (const char *)sqlite3_column_text(st, 1);
-                int64_t gen = sqlite3_column_int64(st, 2);
-                const uint8_t *data = sqlite3_column_blob(st, 3);
-                size_t len = (size_t)sqlite3_column_bytes(st, 3);
+                int64_t created = sqlite3_column_int64(st, 2);
+                int64_t gen = sqlite3_column_int64(st, 3);
+                const uint8_t *data = sqlite3_column_blob(st, 4);
+                size_t len = (size_t)sqlite3_column_bytes(st, 4);
                 if (!ref || !cls) {
                         r = -EBADMSG;
                         break;
@@ -374,16 +381,33 @@ static int load(struct db_journal *j)
                         model_record_free(c, rec);
                         break;
                 }
+                /* db_load_row sets both generations to GEN (and db_rebuild_derived relies
+                 * on it): the creation generation is restored afterwards, so that
+                 * event.from keeps telling add from mod. */
+                if (created >= 0 && created < gen) {
+                        if (n_created == cap_created) {
+                                cap_created = cap_created ? 2 * cap_created : 256;
+                                created_of =
+                                    xrealloc(created_of, cap_created * sizeof(*created_of));
+                        }
+                        created_of[n_created].row = db_get(j->db, c, ref);
+                        created_of[n_created++].created = (uint64_t)created;
+                }
                 j->st.loaded_rows++;
         }
         if (r == 0 && rc != SQLITE_DONE)
                 r = db_sqlite_errno(rc) ? db_sqlite_errno(rc) : -EIO;
         sqlite3_finalize(st);
-        if (r < 0)
+        if (r < 0) {
+                free(created_of);
                 return r;
+        }
         if (skipped)
                 log_warnx("%zu stored rows of unknown or memory-only classes skipped", skipped);
         db_rebuild_derived(j->db);
+        for (size_t i = 0; i < n_created; i++)
+                created_of[i].row->created = created_of[i].created;
+        free(created_of);
         int64_t gen;
         if ((r = db_meta_get(j->s, "generation", &gen)) < 0)
                 return r;
@@ -436,7 +460,7 @@ int db_journal_open(const char *path, struct db *db, struct event_base *base,
         if ((r = db_schema_open(path, &j->s)) < 0)
                 goto fail;
         const char *sql[] = {
-            "INSERT OR REPLACE INTO objects(ref, class, gen, data) VALUES (?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO objects(ref, class, created, gen, data) VALUES (?, ?, ?, ?, ?)",
             "DELETE FROM objects WHERE ref = ?",
             "INSERT OR REPLACE INTO meta(key, value) VALUES ('generation', ?)",
         };

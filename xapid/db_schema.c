@@ -9,8 +9,8 @@ LOG_MODULE(db_schema);
 
 const struct db_schema_step db_schema_steps[] = {
     {1,
-     "CREATE TABLE objects(ref TEXT PRIMARY KEY, class TEXT NOT NULL, gen INTEGER NOT NULL,"
-     " data BLOB);"
+     "CREATE TABLE objects(ref TEXT PRIMARY KEY, class TEXT NOT NULL,"
+     " created INTEGER NOT NULL, gen INTEGER NOT NULL, data BLOB);"
      "INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', 0);",
      NULL},
 };

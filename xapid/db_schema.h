@@ -5,8 +5,10 @@
  *   meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL)
  *       schema_version  version of the tables below
  *       generation      the store's generation at the last commit (event tokens)
- *   objects(ref TEXT PRIMARY KEY, class TEXT NOT NULL, gen INTEGER NOT NULL, data BLOB)
- *       one row per persistent object, data in the db_codec.h encoding
+ *   objects(ref TEXT PRIMARY KEY, class TEXT NOT NULL, created INTEGER NOT NULL,
+ *           gen INTEGER NOT NULL, data BLOB)
+ *       one row per persistent object: its created/modified generations (event.from tells
+ *       add from mod by them) and its fields in the db_codec.h encoding
  *
  * A new version appends a step to the table in db_schema.c; opening an older file applies
  * every missing step in order inside one transaction (all or nothing), a newer file is

@@ -192,6 +192,7 @@ static size_t assert_same_rows(struct db *a, struct db *b)
                         struct db_row *ra = db_row_at(a, cl, i);
                         struct db_row *rb = db_get(b, cl, ra->ref);
                         assert_non_null(rb);
+                        assert_int_equal(ra->created, rb->created);
                         assert_int_equal(ra->modified, rb->modified);
                         for (int f = 0; f < cl->n_fields; f++) {
                                 const struct mfield *fd = &cl->fields[f];
