@@ -94,11 +94,7 @@ static const char *uuid_of(const struct db_row *row)
 static void mark(struct db *db, struct db_row *row)
 {
         row->modified = ++db->gen;
-        if (row->cls->persistent && !row->dirty) {
-                row->dirty = true;
-                row->next_dirty = db->dirty;
-                db->dirty = row;
-        }
+        db_mark_dirty(db, row);
 }
 
 struct db_row *db_take_dirty(struct db *db)
@@ -108,6 +104,15 @@ struct db_row *db_take_dirty(struct db *db)
         for (struct db_row *r = l; r; r = r->next_dirty)
                 r->dirty = false;
         return l;
+}
+
+void db_mark_dirty(struct db *db, struct db_row *row)
+{
+        if (row->cls->persistent && !row->dirty) {
+                row->dirty = true;
+                row->next_dirty = db->dirty;
+                db->dirty = row;
+        }
 }
 
 static void unlink_dirty(struct db *db, struct db_row *row)
@@ -242,6 +247,15 @@ void db_rebuild_derived(struct db *db)
                         if (db->tables[c].rows[i]->modified > gen)
                                 db->tables[c].rows[i]->modified = db->tables[c].rows[i]->created;
         db->gen = gen;
+}
+
+void db_restore_generation(struct db *db, uint64_t gen)
+{
+        if (gen > db->gen)
+                db->gen = gen;
+        for (int c = 0; c < api_n_classes; c++)
+                if (db->tables[c].del_lost < db->gen)
+                        db->tables[c].del_lost = db->gen;
 }
 
 void db_delete(struct db *db, struct db_row *row)

@@ -89,5 +89,13 @@ struct db_row *db_take_dirty(struct db *db);
 /* Loading: insert a row without marking it dirty; relations fixed by db_rebuild_derived. */
 int db_load_row(struct db *db, const struct mclass *c, const char *ref, void *rec, uint64_t gen);
 void db_rebuild_derived(struct db *db);
+/* After loading: raises the generation to GEN (the journal's stored maximum, which also
+ * counts deletions and changes of memory-only rows) and marks every deletion log as not
+ * reaching back before GEN, so clients holding older tokens resync instead of silently
+ * missing deletions that happened before the restart. */
+void db_restore_generation(struct db *db, uint64_t gen);
+/* Journal retry: puts ROW back on the dirty list without a new generation (its change
+ * was not made durable, but clients were already told about it). */
+void db_mark_dirty(struct db *db, struct db_row *row);
 
 #endif
