@@ -24,7 +24,7 @@ LOG_MODULE(bootstrap)
 /* XAPI's API version for the release xenapi.json describes (26.x: 2.21). */
 #define API_VERSION_MAJOR 2
 #define API_VERSION_MINOR 21
-#define API_VENDOR "XenSource"
+#define API_VENDOR        "XenSource"
 
 static void *field(const struct mclass *c, void *rec, const char *name)
 {
