@@ -8,3 +8,12 @@ TEST_LIBS_A = $(LIBXAPID) $(LIBSTORD) $(LIBNETD) $(LIBDOMD) $(LIBCOMMON) $(LIBPR
 
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(TEST_LIBS_A)
 	$(call link_recipe,$(AS_NEEDED) $(LIBS_XAPID) $(LIBS_NETD) $(LIBS_XEN) $(LIBS_COMMON) $(LIBS_TEST))
+
+# tests/helpers/: programs that test scripts drive (not tests themselves).
+HELPER_SRCS := $(wildcard tests/helpers/*.c)
+HELPER_BINS := $(patsubst tests/helpers/%.c,$(B)/tests/helpers/%,$(HELPER_SRCS))
+ALL_OBJS += $(call objs,$(HELPER_SRCS))
+ALL_TESTS += $(HELPER_BINS)
+
+$(B)/tests/helpers/%: $(B)/obj/tests/helpers/%.o $(LIBCOMMON)
+	$(call link_recipe,$(LIBS_COMMON))
