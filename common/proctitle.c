@@ -12,6 +12,9 @@ extern char **environ;
 
 static char *area;      /* start of argv[0] */
 static size_t area_len; /* contiguous bytes from argv[0] through the last string, NUL incl. */
+/* The moved environment, kept for the life of the process: setenv may later replace environ
+ * with its own array, and the strings must stay valid (and reachable, for LeakSanitizer). */
+static char **volatile moved_env; /* volatile: the store must not be optimised away */
 
 int proctitle_init(int argc, char **argv)
 {
@@ -42,6 +45,7 @@ int proctitle_init(int argc, char **argv)
                         return -ENOMEM;
                 }
         }
+        moved_env = env;
         environ = env;
         area = argv[0];
         area_len = (size_t)(end - argv[0]);
