@@ -26,11 +26,14 @@
 struct event_base;
 struct event;
 struct ctl_server;
+struct ctl_req;
 
 #define DAEMON_COMMON_KEYS(RUN_DIR, STATE_DIR)                                                     \
-        {"run_dir", CFG_STRING, RUN_DIR, 0, 0, "run directory: sockets, state of domains"},       \
-            {"state_dir", CFG_STRING, STATE_DIR, 0, 0, "persistent state directory"},             \
-            {"log_level", CFG_STRING, "info", 0, 0, "err, warn, notice, info or debug"}
+        {"run_dir", CFG_STRING, RUN_DIR, 0, 0, "run directory: sockets, state of domains"},        \
+            {"state_dir", CFG_STRING, STATE_DIR, 0, 0, "persistent state directory"},              \
+        {                                                                                          \
+                "log_level", CFG_STRING, "info", 0, 0, "err, warn, notice, info or debug"          \
+        }
 
 struct daemon {
         const char *name;        /* "xapid", "stord", "netd", "domd" */

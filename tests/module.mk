@@ -9,9 +9,12 @@ TEST_LIBS_A = $(LIBXAPID) $(LIBSTORD) $(LIBNETD) $(LIBDOMD) $(LIBCOMMON) $(LIBPR
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(TEST_LIBS_A)
 	$(call link_recipe,$(AS_NEEDED) $(LIBS_XAPID) $(LIBS_NETD) $(LIBS_XEN) $(LIBS_COMMON) $(LIBS_TEST))
 
-# tests/helpers/http_echo: a test-only server on the xapid HTTP layer, driven by curl in
-# tests/integration/test_http_curl.
-$(B)/tests/helpers/http_echo: $(call objs,tests/helpers/http_echo.c) $(LIBXAPID) $(LIBCOMMON)
-	$(call link_recipe,$(AS_NEEDED) $(LIBS_XAPID) $(LIBS_COMMON))
-ALL_OBJS += $(call objs,tests/helpers/http_echo.c)
-ALL_TESTS += $(B)/tests/helpers/http_echo
+# tests/helpers/: programs that test scripts drive (not tests themselves), linked like the
+# unit tests.
+HELPER_SRCS := $(wildcard tests/helpers/*.c)
+HELPER_BINS := $(patsubst tests/helpers/%.c,$(B)/tests/helpers/%,$(HELPER_SRCS))
+ALL_OBJS += $(call objs,$(HELPER_SRCS))
+ALL_TESTS += $(HELPER_BINS)
+
+$(B)/tests/helpers/%: $(B)/obj/tests/helpers/%.o $(TEST_LIBS_A)
+	$(call link_recipe,$(AS_NEEDED) $(LIBS_XAPID) $(LIBS_NETD) $(LIBS_XEN) $(LIBS_COMMON) $(LIBS_TEST))
