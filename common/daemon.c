@@ -12,6 +12,7 @@
 
 #include "common/ctl.h"
 #include "common/log.h"
+#include "common/msg.h"
 #include "common/proctitle.h"
 #include "common/sdnotify.h"
 
@@ -165,6 +166,28 @@ int daemon_open_ctl(struct daemon *d, const char *ctl_name,
         return r;
 }
 
+int daemon_connect(struct daemon *d, const char *identity, const char *role)
+{
+        struct msg_client_config cc = {
+            .path = d->msg_path, .identity = identity, .role = role, .version = TS_VERSION};
+        return msg_client_new(d->base, &cc, &d->link);
+}
+
+void daemon_link_status(const struct daemon *d, char *buf, size_t len)
+{
+        if (d->link == NULL) {
+                snprintf(buf, len, "xapid: not connected\n");
+                return;
+        }
+        const struct msg_counters *c = msg_link_counters(d->link);
+        snprintf(buf, len,
+                 "xapid: %s (generation %llu)\nmessages: %llu received, %llu sent, %llu "
+                 "rejected\n",
+                 msg_link_announced(d->link) ? "connected" : "connecting",
+                 (unsigned long long)msg_link_peer_generation(d->link), (unsigned long long)c->rx,
+                 (unsigned long long)c->tx, (unsigned long long)msg_counters_rejected(c));
+}
+
 void daemon_ready(struct daemon *d, const char *status)
 {
         sdnotify_ready();
@@ -189,6 +212,7 @@ void daemon_stop(struct daemon *d, int status)
 void daemon_fini(struct daemon *d)
 {
         sdnotify_watchdog_stop();
+        msg_link_free(d->link);
         ctl_server_free(d->ctl);
         if (d->sig_term != NULL)
                 event_free(d->sig_term);

@@ -20,6 +20,7 @@
 #define TS_COMMON_DAEMON_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "common/config.h"
 
@@ -27,6 +28,7 @@ struct event_base;
 struct event;
 struct ctl_server;
 struct ctl_req;
+struct msg_link;
 
 #define DAEMON_COMMON_KEYS(RUN_DIR, STATE_DIR)                                                     \
         {"run_dir", CFG_STRING, RUN_DIR, 0, 0, "run directory: sockets, state of domains"},        \
@@ -48,6 +50,7 @@ struct daemon {
          * asynchronous shutdown and call daemon_stop later; if NULL the loop stops at once. */
         void (*on_stop)(struct daemon *d, void *arg);
         void *on_stop_arg;
+        struct msg_link *link; /* stord/netd/domd: the DEALER to xapid; owned */
         struct event *sig_term, *sig_int;
         int exit_status;
 };
@@ -61,6 +64,12 @@ int daemon_init(struct daemon *d, const char *name, const struct cfg_key *schema
 int daemon_open_ctl(struct daemon *d, const char *ctl_name,
                     void (*status)(struct ctl_req *req, int argc, char **argv, void *ctx),
                     void *status_ctx);
+/* stord, netd, domd: connects to xapid's ROUTER as IDENTITY ("stord", "domd/<uuid>") with
+ * ROLE; ZeroMQ reconnects and the link re-announces by itself.  Returns 0 or -errno. */
+int daemon_connect(struct daemon *d, const char *identity, const char *role);
+/* Appends the link's state ("xapid: connected (generation …)") to a status reply text. */
+void daemon_link_status(const struct daemon *d, char *buf, size_t len);
+
 /* Tells systemd (if any) that the daemon is ready, with a status line; starts the watchdog. */
 void daemon_ready(struct daemon *d, const char *status);
 /* Runs the loop until stopped; returns the exit status. */
