@@ -239,6 +239,11 @@ class Gen:
                 kind, field = "API_EXPLICIT", -1
                 fn = "h_" + v
                 handlers.append((fn, wire, c, m))
+                # An explicit message of implicit shape without a hand-written handler is
+                # served by the generic code, which needs its kind and field.
+                generic = self.impl_of(c, m)
+                if generic is not None and wire not in self.implemented:
+                    kind, field = generic
             nreq = sum(1 for p in m["params"] if p.get("required", True) is not False)
             sess = bool(m["params"]) and m["params"][0]["name"] == "session_id"
             mask = 0
