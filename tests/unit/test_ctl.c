@@ -459,8 +459,7 @@ static void deferred_reply(void **state)
         long long t0 = now_ms();
         assert_int_equal(raw_call(f, "echo meanwhile\n", &text), CTL_OK);
         free(text);
-        assert_true(now_ms() - t0 < 100);
-        assert_int_equal(f->deferred_done, 0);
+        assert_int_equal(f->deferred_done, 0); /* answered while the deferred one waits */
         /* ...and requests queued behind it on its connection wait their turn. */
         assert_int_equal(raw_reply(f, slow, &text), CTL_OK);
         assert_string_equal(text, "later\n");
