@@ -123,8 +123,11 @@ static int teardown(void **state)
 {
         struct fixture *f = *state;
         ctl_server_free(f->srv);
-        /* Deferred requests still pending after the server is gone: replying only frees. */
-        event_base_loop(f->base, 0);
+        /* Deferred requests still pending after the server is gone: replying only frees.
+         * Bounded, so that what a failed test leaked cannot hang the run. */
+        struct timeval tv = {0, 500000};
+        event_base_loopexit(f->base, &tv);
+        event_base_dispatch(f->base);
         event_base_free(f->base);
         rmdir(f->dir);
         free(f);
@@ -269,6 +272,16 @@ static void threaded_call(struct fixture *f, struct call *c)
 
 /* ---- tests ---- */
 
+/* True for "PROGRAM <version> (git <rev>)\n".  The rev is not compared: objects built at
+ * different commits carry different TS_GIT_REV values in an incremental build. */
+static bool is_version(const char *text, const char *program)
+{
+        char prefix[128];
+        snprintf(prefix, sizeof prefix, "%s %s (git ", program, TS_VERSION);
+        size_t n = strlen(prefix), len = strlen(text);
+        return strncmp(text, prefix, n) == 0 && len > n + 2 && strcmp(text + len - 2, ")\n") == 0;
+}
+
 static void proto_split_join(void **state)
 {
         const char *words[] = {"cmd", "plain", "two words", "", "q\"b\\s", "nl\nt\tr\r"};
@@ -323,7 +336,7 @@ static void list_commands_and_version(void **state)
                                   "version\n");
         free(text);
         assert_int_equal(raw_call(f, "version\n", &text), CTL_OK);
-        assert_string_equal(text, "test_ctl " TS_VERSION " (git " TS_GIT_REV ")\n");
+        assert_true(is_version(text, "test_ctl"));
         free(text);
         assert_int_equal(ctl_register(f->srv, "echo", "", cmd_echo, f), -EEXIST);
         assert_int_equal(ctl_register(f->srv, "two words", "", cmd_echo, f), -EINVAL);
@@ -459,8 +472,7 @@ static void deferred_reply(void **state)
         long long t0 = now_ms();
         assert_int_equal(raw_call(f, "echo meanwhile\n", &text), CTL_OK);
         free(text);
-        assert_true(now_ms() - t0 < 100);
-        assert_int_equal(f->deferred_done, 0);
+        assert_int_equal(f->deferred_done, 0); /* answered while the deferred one waits */
         /* ...and requests queued behind it on its connection wait their turn. */
         assert_int_equal(raw_reply(f, slow, &text), CTL_OK);
         assert_string_equal(text, "later\n");
@@ -596,7 +608,7 @@ static void socket_file(void **state)
         struct call c = {.path = stale, .argc = 1, .argv = {"version"}, .timeout_ms = 2000};
         threaded_call(f, &c);
         assert_int_equal(c.r, 0);
-        assert_string_equal(c.text, "x " TS_VERSION " (git " TS_GIT_REV ")\n");
+        assert_true(is_version(c.text, "x"));
         free(c.text);
         ctl_server_free(other);
         assert_int_equal(access(stale, F_OK), -1); /* removed on free */

@@ -105,7 +105,7 @@ static void watchdog(void **state)
         int pings = 0;
         while (strcmp(next_msg(s), "WATCHDOG=1") == 0)
                 pings++;
-        assert_in_range(pings, 3, 6); /* every 20 ms for 110 ms */
+        assert_in_range(pings, 2, 6); /* every 20 ms for 110 ms; 2 leaves room for a loaded host */
         sdnotify_watchdog_stop();
         sdnotify_watchdog_stop();
         assert_int_equal(sdnotify_watchdog_interval_usec(), 0);
