@@ -1,5 +1,6 @@
 /* tsctl: sends one command to a daemon's control socket and prints the reply, or lists the
  * daemons of a run directory.  See usage() and common/ctl.h. */
+#include "version.h"
 #include "common/ctl_client.h"
 #include "common/uuid.h"
 

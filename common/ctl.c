@@ -1,4 +1,5 @@
 /* Control socket server: listener, per-client connections, dispatch, built-in commands. */
+#include "version.h"
 #include "common/ctl.h"
 #include "common/log.h"
 

@@ -1,3 +1,4 @@
+#include "version.h"
 #include "common/daemon.h"
 
 #include <errno.h>

@@ -34,7 +34,7 @@ WARNINGS += -Werror
 endif
 
 OPT ?= -O2 -g
-CPPFLAGS_BASE := -D_GNU_SOURCE -DTS_VERSION='"$(VERSION)"' -DTS_GIT_REV='"$(GIT_REV)"' \
+CPPFLAGS_BASE := -D_GNU_SOURCE \
 	-I$(TOP) -I$(B)/gen -I/usr/share/include/llhttp
 CFLAGS_BASE := -std=gnu11 $(OPT) $(WARNINGS) -fno-strict-aliasing -fstack-protector-strong \
 	-MMD -MP

@@ -36,3 +36,14 @@ define link_recipe
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) -Wl,--start-group $(filter %.a,$^) -Wl,--end-group $(1)
 endef
+
+# $(B)/gen/version.h carries the version and git revision; it is rewritten only when they
+# change, so objects that include it rebuild exactly then (and no others do).
+VERSION_H := $(B)/gen/version.h
+GEN_HDRS += $(VERSION_H)
+$(VERSION_H): FORCE
+	$(Q)mkdir -p $(@D)
+	$(Q)printf '#define TS_VERSION "%s"\n#define TS_GIT_REV "%s"\n' '$(VERSION)' '$(GIT_REV)' > $@.tmp
+	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+.PHONY: FORCE
+FORCE:

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "api/model_gen.h"
+#include "version.h"
 #include "common/log.h"
 #include "common/uuid.h"
 #include "xapid/db.h"

@@ -21,6 +21,7 @@
 
 #include <event2/event.h>
 
+#include "version.h"
 #include "common/ctl.h"
 #include "common/ctl_client.h"
 #include "common/log.h"
