@@ -722,3 +722,22 @@ void cfg_print_schema(const struct cfg_key *schema, FILE *out)
                 fprintf(out, "\n      %s\n", k->help != NULL ? k->help : "");
         }
 }
+
+void cfg_print_example(const struct cfg_key *schema, const char *program, FILE *out)
+{
+        fprintf(out,
+                "# %s configuration.  Every setting is shown with its default, commented out.\n",
+                program);
+        char section[128] = "";
+        for (size_t i = 0; schema != NULL && schema[i].name != NULL; i++) {
+                const struct cfg_key *k = &schema[i];
+                const char *dot = strchr(k->name, '.');
+                int slen = dot != NULL ? (int)(dot - k->name) : 0;
+                if ((int)strlen(section) != slen || strncmp(section, k->name, (size_t)slen) != 0) {
+                        snprintf(section, sizeof(section), "%.*s", slen, k->name);
+                        fprintf(out, "\n[%s]\n", section);
+                }
+                fprintf(out, "\n# %s\n# %s = %s\n", k->help != NULL ? k->help : "",
+                        dot != NULL ? dot + 1 : k->name, k->def != NULL ? k->def : "");
+        }
+}

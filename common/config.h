@@ -99,6 +99,9 @@ bool cfg_is_set(const struct cfg *cfg, const char *key);
 void cfg_dump(const struct cfg *cfg, FILE *out);
 /* Writes the schema as help text: name, type, default, bounds and help, one key a line. */
 void cfg_print_schema(const struct cfg_key *schema, FILE *out);
+/* Writes a configuration file with every key of SCHEMA commented out at its default, under
+ * its [section], with its help line above it: what `make install` ships as an example. */
+void cfg_print_example(const struct cfg_key *schema, const char *program, FILE *out);
 
 /* Value parsers, shared with callers that take such values elsewhere (e.g. command lines).
  * Each returns 0 or -EINVAL (-ERANGE when the number overflows). */

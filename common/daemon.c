@@ -21,15 +21,17 @@ LOG_MODULE(daemon)
 
 static void usage(const char *name, FILE *out)
 {
-        fprintf(out,
-                "usage: %s [-c FILE] [-n] [-o KEY=VALUE]... [-f] [--vm UUID] [-V] [-h]\n"
-                "  -c FILE        configuration file (default /etc/xapid/%s.conf)\n"
-                "  -n             check the configuration and exit (0 valid, 1 not)\n"
-                "  -o KEY=VALUE   override one setting (repeatable)\n"
-                "  -f             stay in the foreground (always the case)\n"
-                "  --vm UUID      the VM a domd supervises\n"
-                "  -V             print the version\n",
-                name, name);
+        fprintf(
+            out,
+            "usage: %s [-c FILE] [-n] [-o KEY=VALUE]... [-f] [--vm UUID] [--print-config] [-V]\n"
+            "  -c FILE        configuration file (default /etc/xapid/%s.conf)\n"
+            "  -n             check the configuration and exit (0 valid, 1 not)\n"
+            "  -o KEY=VALUE   override one setting (repeatable)\n"
+            "  -f             stay in the foreground (always the case)\n"
+            "  --vm UUID      the VM a domd supervises\n"
+            "  --print-config print every setting with its default, as a config file\n"
+            "  -V             print the version\n",
+            name, name);
 }
 
 static int make_dir(const char *path, mode_t mode)
@@ -75,6 +77,7 @@ int daemon_init(struct daemon *d, const char *name, const struct cfg_key *schema
         static const struct option longopts[] = {{"vm", required_argument, NULL, 'u'},
                                                  {"help", no_argument, NULL, 'h'},
                                                  {"version", no_argument, NULL, 'V'},
+                                                 {"print-config", no_argument, NULL, 'p'},
                                                  {NULL, 0, NULL, 0}};
         int c;
         while ((c = getopt_long(argc, argv, "c:no:fVh", longopts, NULL)) != -1) {
@@ -95,6 +98,9 @@ int daemon_init(struct daemon *d, const char *name, const struct cfg_key *schema
                 case 'u':
                         d->instance = optarg;
                         break;
+                case 'p':
+                        cfg_print_example(schema, name, stdout);
+                        exit(0);
                 case 'V':
                         printf("%s %s (%s)\n", name, TS_VERSION, TS_GIT_REV);
                         exit(0);

@@ -48,7 +48,8 @@ install: all
 	$(if $(UNIT_FILES),for u in $(UNIT_FILES); do sed 's|@SBINDIR@|$(SBINDIR)|g' $$u > $(DESTDIR)$(SYSTEMD_UNITDIR)/$$(basename $$u); chmod 0644 $(DESTDIR)$(SYSTEMD_UNITDIR)/$$(basename $$u); done)
 	$(if $(TMPFILES),for t in $(TMPFILES); do install -m 0644 $$t $(DESTDIR)$(TMPFILESDIR)/$$(basename $$t .tmpfiles).conf; done)
 	$(if $(MAN_PAGES),for m in $(MAN_PAGES); do s=$${m##*.}; install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done)
-	$(if $(wildcard etc/*),install -m 0644 $(wildcard etc/*.conf) $(DESTDIR)$(SYSCONFDIR)/xapid/)
+	for d in $(SBIN_PROGS); do $(B)/bin/$$d --print-config > $(DESTDIR)$(SYSCONFDIR)/xapid/$$d.conf; \
+		$(B)/bin/$$d -n -c $(DESTDIR)$(SYSCONFDIR)/xapid/$$d.conf >/dev/null; done
 	$(if $(wildcard etc/pam.d/*),install -m 0644 $(wildcard etc/pam.d/*) $(DESTDIR)$(PAMDIR)/)
 
 clean:
