@@ -562,16 +562,18 @@ static int domd_gone(struct fix *f)
 static void link_peer_killed(void **state)
 {
         struct fix *f = *state;
+        /* fork+exec: a forked copy of a process running ZeroMQ's (and the sanitizers')
+         * threads may inherit a lock held by a thread that does not exist in the child. */
+        char helper[512];
+        const char *b = getenv("B");
+        snprintf(helper, sizeof helper, "%s/tests/helpers/msg_peer", b != NULL ? b : "build");
+        if (access(helper, X_OK) != 0)
+                skip();
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
-                /* The child uses none of the parent's ZeroMQ contexts, only its own link. */
-                struct event_base *b = event_base_new();
-                struct msg_link *c = NULL;
-                if (b == NULL || new_client(f, b, "domd/5f1c", &c) < 0)
-                        _exit(1);
-                event_base_dispatch(b);
-                _exit(0);
+                execl(helper, helper, f->path, "domd/5f1c", (char *)NULL);
+                _exit(127);
         }
         assert_true(run_until(f, domd_listed, 3000, 1));
         assert_int_equal(msg_link_peer(f->srv, "domd/5f1c")->pid, pid);
