@@ -458,41 +458,24 @@ static int fs_stat(const char *dir, uint64_t *total, uint64_t *avail, struct sd_
         return 0;
 }
 
-/* Thin provisioning: a VDI may be bigger than the free space, but never bigger than the whole
- * filesystem, which could never hold it. */
-static int check_fits(struct sd_sr *sr, uint64_t vsize, struct sd_error *e)
+/* Does NEED bytes fit?  Thin provisioning (FREE false): a VDI may be bigger than the free
+ * space, never bigger than the whole filesystem, which could never hold it.  A full copy
+ * (FREE true) needs the space really free. */
+static int check_space(struct sd_sr *sr, uint64_t need, bool free_space, struct sd_error *e)
 {
         uint64_t total = 0, avail = 0;
         int rc = fs_stat(sr->path, &total, &avail, e);
         if (rc < 0)
                 return rc;
-        if (vsize > total) {
-                char req[32], max[32];
-                snprintf(req, sizeof req, "%" PRIu64, vsize);
-                snprintf(max, sizeof max, "%" PRIu64, total);
-                return sd_fail_api(e, -ENOSPC, "SR_FULL", req, max,
-                                   "SR %s holds at most %" PRIu64 " bytes; %" PRIu64 " requested",
-                                   sr->uuid, total, vsize);
-        }
-        return 0;
-}
-
-/* Space that must really be free (a full copy). */
-static int check_free(struct sd_sr *sr, uint64_t need, struct sd_error *e)
-{
-        uint64_t total = 0, avail = 0;
-        int rc = fs_stat(sr->path, &total, &avail, e);
-        if (rc < 0)
-                return rc;
-        if (need > avail) {
-                char req[32], max[32];
-                snprintf(req, sizeof req, "%" PRIu64, need);
-                snprintf(max, sizeof max, "%" PRIu64, avail);
-                return sd_fail_api(e, -ENOSPC, "SR_FULL", req, max,
-                                   "SR %s has %" PRIu64 " bytes free; %" PRIu64 " needed", sr->uuid,
-                                   avail, need);
-        }
-        return 0;
+        uint64_t limit = free_space ? avail : total;
+        if (need <= limit)
+                return 0;
+        char req[32], max[32];
+        snprintf(req, sizeof req, "%" PRIu64, need);
+        snprintf(max, sizeof max, "%" PRIu64, limit);
+        return sd_fail_api(e, -ENOSPC, "SR_FULL", req, max,
+                           "SR %s has %" PRIu64 " bytes %s; %" PRIu64 " needed", sr->uuid, limit,
+                           free_space ? "free" : "in all", need);
 }
 
 /* ---- SR operations ---- */
@@ -716,7 +699,7 @@ int file_vdi_create(struct sd_sr *sr, const struct sd_vdi_create_args *a, struct
         int rc = op_begin(sr, &op, e);
         if (rc < 0)
                 return rc;
-        rc = check_fits(sr, a->virtual_size, e);
+        rc = check_space(sr, a->virtual_size, false, e);
         if (rc < 0)
                 goto out;
         tmp = path_join(sr->path, TMP_PREFIX, loc, ext_of(a->format));
@@ -791,7 +774,7 @@ static int copy_raw(struct sd_sr *sr, struct op *op, const struct img *src, json
         char *sp = path_join(sr->path, "", src->loc, ".raw");
         char *tmp = path_join(sr->path, TMP_PREFIX, loc, ".raw");
         char *dst = path_join(sr->path, "", loc, ".raw");
-        int rc = check_free(sr, src->phys, e);
+        int rc = check_space(sr, src->phys, true, e);
         if (rc < 0)
                 goto out;
         json_t *v = srmeta_vdi(&op->meta, loc, 1);
@@ -966,7 +949,7 @@ int file_vdi_resize(struct sd_sr *sr, const char *loc, uint64_t size, struct sd_
         }
         if (size == im.vsize)
                 goto out;
-        rc = check_fits(sr, size, e);
+        rc = check_space(sr, size, false, e);
         if (rc < 0)
                 goto out;
         char *p = path_join(sr->path, "", loc, ext_of(im.fmt));
