@@ -11,6 +11,7 @@
 #include "common/msg.h"
 #include "common/proctitle.h"
 #include "stord/driver.h"
+#include "stord/sm_describe.h"
 
 LOG_MODULE(stord)
 
@@ -52,6 +53,13 @@ int main(int argc, char **argv)
                 strncat(drivers, (*dr)->name, sizeof(drivers) - strlen(drivers) - 1);
         }
         msg_link_set_state(d.link, "drivers", drivers);
+        for (const struct sd_driver *const *dr = sd_drivers(); *dr != NULL; dr++) {
+                char key[64], *desc = sd_driver_describe_json(*dr);
+                snprintf(key, sizeof(key), "sm/%s", (*dr)->name);
+                if (desc == NULL || msg_link_set_state(d.link, key, desc) < 0)
+                        fatalx("cannot describe driver %s", (*dr)->name);
+                free(desc);
+        }
         proctitle_set("stord: serving");
         daemon_ready(&d, "serving");
         r = daemon_run(&d);

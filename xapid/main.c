@@ -22,6 +22,7 @@
 #include "xapid/http_server.h"
 #include "xapid/rpc_http.h"
 #include "xapid/session.h"
+#include "xapid/sm.h"
 #include "xapid/task.h"
 #include "xapid/xapi.h"
 
@@ -60,12 +61,25 @@ static void journal_commit(void *ctx, void (*done)(int, void *), void *arg)
                 done(r, arg);
 }
 
+static void peer_state_committed(int result, void *arg)
+{
+        if (result < 0)
+                log_warnx("cannot store what a peer announced: %s", strerror(-result));
+}
+
 static void peer_changed(struct msg_link *l, const struct msg_peer_info *p, int up, void *arg)
 {
-        if (up)
-                log_info("peer %s up (pid %d, version %s)", p->identity, p->pid, p->version);
-        else
+        struct xapid *a = arg;
+        if (!up) {
                 log_warnx("peer %s gone (pid %d)", p->identity, p->pid);
+                return;
+        }
+        log_info("peer %s up (pid %d, version %s)", p->identity, p->pid, p->version);
+        if (strcmp(p->role, "stord") == 0) {
+                int n = sm_sync_from_peer(&a->x, p);
+                log_info("stord announced %d storage driver(s)", n);
+                a->x.commit(a->x.commit_ctx, peer_state_committed, NULL);
+        }
 }
 
 struct peer_text {
