@@ -21,7 +21,7 @@ check: deps
 	@$(MAKE) --no-print-directory check-run
 
 check-run: tests
-	@B=$(B) $(PYTHON) tests/run
+	@B=$(B) SANITIZE=$(SANITIZE) $(PYTHON) tests/run
 
 bench: deps
 	@$(MAKE) --no-print-directory all
