@@ -352,8 +352,8 @@ int main(int argc, char **argv)
                 struct timespec d = {(time_t)seconds,
                                      (long)((seconds - (double)(time_t)seconds) * 1e9)};
                 nanosleep(&d, NULL);
+                atomic_store(&stop, true);
         }
-        atomic_store(&stop, true);
         for (int i = 0; i < n_clients; i++)
                 pthread_join(t[i], NULL);
         double el = now() - t0;
