@@ -1,11 +1,14 @@
 /* Keep-alive RPC load generator for benchmarks.
  *
  *   rpc_load (--unix PATH | --tls HOST:PORT | --tcp HOST:PORT) [--path /] [--clients 8]
- *            [--seconds 5] [--body FILE | --body-text TEXT] [--content-type T]
+ *            [--seconds 5] [--calls N] [--body FILE | --body-text TEXT] [--content-type T]
  *
  * Each client is a thread with one keep-alive connection sending the same request again as
- * soon as the previous response is complete.  Prints "calls=N seconds=S rate=R/s
- * p50_us=… p99_us=… errors=E".  A response counts as an error if its status is not 200. */
+ * soon as the previous response is complete.  Every "%N" in the body is replaced by a
+ * counter unique to the call (0, 1, 2, … across all clients), so each call can write a new
+ * value or create a new object.  --calls stops after N calls in all (instead of after
+ * --seconds).  Prints "calls=N seconds=S rate=R/s p50_us=… p99_us=… errors=E".  A response
+ * counts as an error if its status is not 200. */
 #include <errno.h>
 #include <netdb.h>
 #include <openssl/err.h>
@@ -35,6 +38,10 @@ static double seconds = 5;
 static SSL_CTX *ssl_ctx;
 static atomic_bool stop;
 static atomic_long total_calls, total_errors;
+static long max_calls = -1;  /* --calls: stop after this many calls in all */
+static atomic_long next_seq; /* the %N counter */
+static const char *subst[2]; /* body split at its first "%N": before, after */
+static size_t subst_len[2];
 
 #define MAX_LAT 2000000
 static unsigned *lat_us;
@@ -202,22 +209,54 @@ static int read_response(struct conn *c)
         }
 }
 
+/* The request of one call: the fixed request, or (with "%N" in the body) one built in BUF
+ * around this call's counter.  Returns its length, or -1. */
+static int build_request(char **buf, size_t *cap, long seq)
+{
+        char num[24];
+        int nl = snprintf(num, sizeof num, "%ld", seq);
+        size_t blen = subst_len[0] + (size_t)nl + subst_len[1];
+        size_t need = strlen(path) + strlen(ctype) + blen + 128;
+        if (need > *cap) {
+                char *p = realloc(*buf, need);
+                if (p == NULL)
+                        return -1;
+                *buf = p;
+                *cap = need;
+        }
+        return snprintf(*buf, *cap,
+                        "POST %s HTTP/1.1\r\nHost: bench\r\nContent-Type: %s\r\n"
+                        "Content-Length: %zu\r\n\r\n%.*s%s%.*s",
+                        path, ctype, blen, (int)subst_len[0], subst[0], num, (int)subst_len[1],
+                        subst[1]);
+}
+
 static void *client(void *arg)
 {
+        (void)arg;
         char *req = NULL;
-        int rl = asprintf(&req,
-                          "POST %s HTTP/1.1\r\nHost: bench\r\nContent-Type: %s\r\n"
-                          "Content-Length: %zu\r\n\r\n%s",
-                          path, ctype, body_len, body);
-        if (rl < 0)
+        size_t cap = 0;
+        int rl = -1;
+        if (subst[0] == NULL &&
+            (rl = asprintf(&req,
+                           "POST %s HTTP/1.1\r\nHost: bench\r\nContent-Type: %s\r\n"
+                           "Content-Length: %zu\r\n\r\n%s",
+                           path, ctype, body_len, body)) < 0)
                 return NULL;
         struct conn *c = calloc(1, sizeof *c);
         if (dial(c) < 0) {
                 fprintf(stderr, "rpc_load: connect failed: %s\n", strerror(errno));
                 atomic_fetch_add(&total_errors, 1);
+                free(c);
+                free(req);
                 return NULL;
         }
         while (!atomic_load(&stop)) {
+                long seq = atomic_fetch_add(&next_seq, 1);
+                if (max_calls >= 0 && seq >= max_calls)
+                        break;
+                if (subst[0] != NULL && (rl = build_request(&req, &cap, seq)) < 0)
+                        break;
                 double t0 = now();
                 if (write_all(c, req, (size_t)rl) < 0 || read_response(c) != 200) {
                         atomic_fetch_add(&total_errors, 1);
@@ -278,6 +317,8 @@ int main(int argc, char **argv)
                         n_clients = atoi(v);
                 else if (!strcmp(a, "--seconds"))
                         seconds = atof(v);
+                else if (!strcmp(a, "--calls"))
+                        max_calls = atol(v);
                 else if (!strcmp(a, "--content-type"))
                         ctype = v;
                 else if (!strcmp(a, "--body")) {
@@ -293,6 +334,11 @@ int main(int argc, char **argv)
         }
         if (target == NULL || body == NULL || n_clients < 1)
                 goto usage;
+        char *mark = memmem(body, body_len, "%N", 2);
+        if (mark != NULL) {
+                subst[0] = body, subst_len[0] = (size_t)(mark - body);
+                subst[1] = mark + 2, subst_len[1] = body_len - subst_len[0] - 2;
+        }
         if (mode == M_TLS) {
                 ssl_ctx = SSL_CTX_new(TLS_client_method());
                 SSL_CTX_set_verify(ssl_ctx, SSL_VERIFY_NONE, NULL);
@@ -302,9 +348,12 @@ int main(int argc, char **argv)
         double t0 = now();
         for (int i = 0; i < n_clients; i++)
                 pthread_create(&t[i], NULL, client, NULL);
-        struct timespec d = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
-        nanosleep(&d, NULL);
-        atomic_store(&stop, true);
+        if (max_calls < 0) {
+                struct timespec d = {(time_t)seconds,
+                                     (long)((seconds - (double)(time_t)seconds) * 1e9)};
+                nanosleep(&d, NULL);
+                atomic_store(&stop, true);
+        }
         for (int i = 0; i < n_clients; i++)
                 pthread_join(t[i], NULL);
         double el = now() - t0;
@@ -317,6 +366,6 @@ int main(int argc, char **argv)
 usage:
         fprintf(stderr,
                 "usage: rpc_load (--unix PATH|--tcp H:P|--tls H:P) --body FILE|--body-text T "
-                "[--path /] [--clients 8] [--seconds 5] [--content-type T]\n");
+                "[--path /] [--clients 8] [--seconds 5] [--calls N] [--content-type T]\n");
         return 2;
 }

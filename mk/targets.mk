@@ -24,7 +24,7 @@ check-run: tests
 	@B=$(B) SANITIZE=$(SANITIZE) $(PYTHON) tests/run
 
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@B=$(B) $(PYTHON) bench/run
 
 demo: deps
