@@ -94,8 +94,52 @@ int http_io_attach(struct http_conn *c, int fd, SSL_CTX *tls)
         return 0;
 }
 
+/* Sends close_notify; 1 when done (or hopeless), 0 when the socket is full. */
+static int tls_close_notify(struct http_conn *c)
+{
+        SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+        int r = ssl && SSL_is_init_finished(ssl) ? SSL_shutdown(ssl) : 1;
+        int e = r < 0 ? SSL_get_error(ssl, r) : SSL_ERROR_NONE;
+        ERR_clear_error(); /* nothing of ours may linger for the bufferevent to misreport */
+        return e == SSL_ERROR_WANT_WRITE ? 0 : 1;
+}
+
+static void shut_wr(struct http_conn *c)
+{
+        int fd = bufferevent_getfd(c->bev);
+        if (fd >= 0)
+                shutdown(fd, SHUT_WR);
+}
+
+static void tls_shut_cb(evutil_socket_t fd, short what, void *arg)
+{
+        struct http_conn *c = arg;
+        if (tls_close_notify(c))
+                shut_wr(c);
+        else
+                event_add(c->tls_shut_ev, NULL); /* the linger timer bounds this */
+}
+
+void http_io_shutdown_write(struct http_conn *c)
+{
+        if (!c->bev)
+                return;
+        if (c->tls && !tls_close_notify(c)) {
+                if (!c->tls_shut_ev)
+                        c->tls_shut_ev = event_new(c->srv->base, bufferevent_getfd(c->bev),
+                                                   EV_WRITE, tls_shut_cb, c);
+                if (c->tls_shut_ev && event_add(c->tls_shut_ev, NULL) == 0)
+                        return;
+        }
+        shut_wr(c);
+}
+
 void http_io_close(struct http_conn *c)
 {
+        if (c->tls_shut_ev) {
+                event_free(c->tls_shut_ev);
+                c->tls_shut_ev = NULL;
+        }
         if (!c->bev)
                 return;
         bufferevent_free(c->bev);
