@@ -94,6 +94,10 @@ struct http_conn {
         struct evbuffer *in, *out;     /* bev's buffers, or owned when detached */
         struct event *timer;
         struct event *tls_shut_ev; /* retries a close_notify that met a full socket */
+        struct event *read_ev;     /* plain sockets: our own reads (see http_io.c) */
+        int fd;
+        bool reading;       /* read_ev (or the bufferevent's reading) is enabled */
+        bool write_waiting; /* plain: the bufferevent writes what direct writes could not */
         llhttp_t parser;
         enum http_conn_state state;
         struct http_request req;
@@ -180,6 +184,8 @@ void http_request_abandon(struct http_request *req, int err);
 int http_io_attach(struct http_conn *c, int fd, SSL_CTX *tls);
 void http_io_close(struct http_conn *c);
 void http_io_set_reading(struct http_conn *c, bool on);
+/* Plain sockets: writes the queued output now, at the end of an entry point. */
+void http_io_flush(struct http_conn *c);
 /* Ends the sending side once the output is flushed: TLS close_notify, then shutdown(SHUT_WR). */
 void http_io_shutdown_write(struct http_conn *c);
 
