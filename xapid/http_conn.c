@@ -287,6 +287,12 @@ static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
                 http_conn_send_error(c, 408, true);
                 break;
         case CONN_CLOSING:
+                log_debug("%s: timeout sending the last response", c->peer_addr);
+                http_conn_destroy(c);
+                break;
+        case CONN_LINGERING:
+                log_debug("%s: lingering close: %zu bytes discarded, no EOF in time", c->peer_addr,
+                          c->linger_bytes);
                 http_conn_destroy(c);
                 break;
         case CONN_DISPATCHED:
@@ -314,6 +320,9 @@ void http_conn_update_timer(struct http_conn *c)
                 break;
         case CONN_CLOSING:
                 set_timer_ms(c, c->srv->cfg.write_timeout_ms);
+                break;
+        case CONN_LINGERING:
+                set_timer_ms(c, c->srv->cfg.linger_ms);
                 break;
         case CONN_DISPATCHED:
                 /* A handler may legitimately take minutes (event.from); a stalled write is
@@ -418,21 +427,78 @@ void http_conn_enter(struct http_conn *c)
 
 void http_conn_leave(struct http_conn *c)
 {
+        /* The outermost entry point is done: what it queued goes out in one write. */
+        if (c->busy == 1 && !c->want_free && c->bev && !c->write_waiting && !c->tls &&
+            evbuffer_get_length(c->out))
+                http_io_flush(c);
         if (--c->busy == 0 && c->want_free)
                 conn_free_now(c);
 }
 
-void http_conn_close_after_flush(struct http_conn *c)
+static void buf_free(struct http_buf *b)
 {
-        c->state = CONN_CLOSING;
-        if (c->detached)
-                return; /* the owner reads the output and frees */
-        http_io_set_reading(c, false);
-        if (evbuffer_get_length(c->out) == 0) {
+        free(b->data);
+        b->data = NULL;
+        b->len = b->cap = 0;
+}
+
+/* Lingering: drops what came in; past linger_max_bytes the client has had its chance. */
+static void discard_input(struct http_conn *c)
+{
+        size_t n = evbuffer_get_length(c->in);
+        if (!n)
+                return;
+        evbuffer_drain(c->in, n);
+        c->linger_bytes += n;
+        if (c->linger_bytes > c->srv->cfg.linger_max_bytes) {
+                log_debug("%s: lingering close: more than %zu bytes, closing", c->peer_addr,
+                          c->srv->cfg.linger_max_bytes);
+                http_conn_destroy(c);
+        }
+}
+
+/* The last response is out: close, or shut the sending side and linger. */
+static void conn_flushed(struct http_conn *c)
+{
+        if (!c->linger || c->read_eof) {
                 http_conn_destroy(c);
                 return;
         }
+        c->state = CONN_LINGERING;
+        /* Nothing more is parsed: a lingering connection keeps no request buffers. */
+        buf_free(&c->head);
+        buf_free(&c->body);
+        http_io_shutdown_write(c);
         http_conn_update_timer(c);
+}
+
+void http_conn_close_after_flush(struct http_conn *c)
+{
+        /* Input that is or may still be on its way would be unread at close(), and the
+         * kernel answers that with a reset, which can destroy the response in flight. */
+        if (c->state == CONN_READING || evbuffer_get_length(c->in) > 0)
+                c->linger = true;
+        if (c->read_eof)
+                c->linger = false;
+        c->state = CONN_CLOSING;
+        if (c->detached)
+                return; /* the owner reads the output and frees */
+        http_conn_enter(c);
+        if (c->linger) {
+                /* Keep reading while flushing too: a client that reads only once it has sent
+                 * its whole body must not block our response. */
+                discard_input(c);
+                http_io_set_reading(c, true);
+        } else {
+                http_io_set_reading(c, false);
+        }
+        if (!c->want_free) {
+                if (evbuffer_get_length(c->out) == 0)
+                        conn_flushed(c);
+                else
+                        http_conn_update_timer(c);
+        }
+        http_conn_leave(c);
 }
 
 static void dispatch(struct http_conn *c)
@@ -459,6 +525,14 @@ void http_conn_process(struct http_conn *c)
 {
         if (c->processing)
                 return; /* the loop below picks up where the caller left */
+        if (c->state == CONN_CLOSING || c->state == CONN_LINGERING) {
+                if (c->linger && !c->detached) {
+                        http_conn_enter(c);
+                        discard_input(c);
+                        http_conn_leave(c);
+                }
+                return;
+        }
         http_conn_enter(c);
         c->processing = true;
         while (!c->want_free && (c->state == CONN_IDLE || c->state == CONN_READING)) {
@@ -498,7 +572,8 @@ void http_conn_process(struct http_conn *c)
                 break;
         }
         c->processing = false;
-        if (!c->want_free && c->state != CONN_CLOSING && !c->detached) {
+        if (!c->want_free && c->state != CONN_CLOSING && c->state != CONN_LINGERING &&
+            !c->detached) {
                 if (c->read_eof && c->state == CONN_IDLE)
                         http_conn_close_after_flush(c);
                 else
@@ -530,7 +605,15 @@ void http_conn_response_done(struct http_conn *c)
 void http_conn_peer_gone(struct http_conn *c, int err)
 {
         c->read_eof = true;
-        if (err || c->state == CONN_DISPATCHED || c->state == CONN_CLOSING) {
+        if (!err && c->state == CONN_CLOSING && evbuffer_get_length(c->out) > 0) {
+                /* Done sending, maybe not done reading: finish the response, then close. */
+                c->linger = false;
+                evbuffer_drain(c->in, evbuffer_get_length(c->in));
+                http_io_set_reading(c, false);
+                return;
+        }
+        if (err || c->state == CONN_DISPATCHED || c->state == CONN_CLOSING ||
+            c->state == CONN_LINGERING) {
                 /* A pending long-poll or stream learns through its abort/finish callback. */
                 http_conn_destroy(c);
                 return;
@@ -546,16 +629,18 @@ void http_conn_output_drained(struct http_conn *c, bool fully)
 {
         if (c->state == CONN_CLOSING) {
                 if (fully && !c->detached) /* a detached one is freed by its owner */
-                        http_conn_destroy(c);
+                        conn_flushed(c);
                 return;
         }
+        if (c->state == CONN_LINGERING)
+                return;
         if (c->state == CONN_DISPATCHED && c->req.resp == RESP_STREAMING)
                 http_stream_pump(c);
 }
 
 int http_conn_feed(struct http_conn *c, const void *data, size_t len)
 {
-        if (c->state == CONN_CLOSING)
+        if (c->state == CONN_CLOSING || c->state == CONN_LINGERING)
                 return -EPIPE;
         if (len && evbuffer_add(c->in, data, len) < 0)
                 return -ENOMEM;

@@ -83,7 +83,8 @@ enum http_conn_state {
         CONN_IDLE,       /* between requests */
         CONN_READING,    /* a request has begun */
         CONN_DISPATCHED, /* a complete request is with the handler / being answered */
-        CONN_CLOSING,    /* flushing the last output, then free */
+        CONN_CLOSING,    /* flushing the last output, then free (or linger) */
+        CONN_LINGERING,  /* output sent and write side shut: discarding input until EOF */
 };
 
 struct http_conn {
@@ -92,6 +93,11 @@ struct http_conn {
         struct bufferevent *bev;       /* NULL when detached */
         struct evbuffer *in, *out;     /* bev's buffers, or owned when detached */
         struct event *timer;
+        struct event *tls_shut_ev; /* retries a close_notify that met a full socket */
+        struct event *read_ev;     /* plain sockets: our own reads (see http_io.c) */
+        int fd;
+        bool reading;       /* read_ev (or the bufferevent's reading) is enabled */
+        bool write_waiting; /* plain: the bufferevent writes what direct writes could not */
         llhttp_t parser;
         enum http_conn_state state;
         struct http_request req;
@@ -107,6 +113,8 @@ struct http_conn {
         int err_status;   /* status to answer when the parser stops with an error */
         bool close_after; /* close once the current response is sent */
         bool read_eof;
+        bool linger;         /* close lingering (see http_server_config.linger_ms) */
+        size_t linger_bytes; /* discarded since closing began */
         bool detached;
         int busy; /* nesting of entry points; the conn is freed when it drops to 0 */
         bool want_free;
@@ -176,6 +184,10 @@ void http_request_abandon(struct http_request *req, int err);
 int http_io_attach(struct http_conn *c, int fd, SSL_CTX *tls);
 void http_io_close(struct http_conn *c);
 void http_io_set_reading(struct http_conn *c, bool on);
+/* Plain sockets: writes the queued output now, at the end of an entry point. */
+void http_io_flush(struct http_conn *c);
+/* Ends the sending side once the output is flushed: TLS close_notify, then shutdown(SHUT_WR). */
+void http_io_shutdown_write(struct http_conn *c);
 
 /* http_server.c */
 void http_server_dispatch(struct http_server *srv, struct http_request *req);

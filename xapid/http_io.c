@@ -5,6 +5,7 @@
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -25,8 +26,75 @@ static void read_cb(struct bufferevent *bev, void *arg)
 static void write_cb(struct bufferevent *bev, void *arg)
 {
         struct http_conn *c = arg;
+        bool fully = evbuffer_get_length(c->out) == 0;
         http_conn_enter(c);
-        http_conn_output_drained(c, evbuffer_get_length(c->out) == 0);
+        if (fully && c->write_waiting) { /* back to direct writes */
+                c->write_waiting = false;
+                bufferevent_disable(c->bev, EV_WRITE);
+        }
+        http_conn_output_drained(c, fully);
+        http_conn_leave(c);
+}
+
+/* Plain sockets avoid the bufferevent's per-request costs: it sizes every read with
+ * ioctl(FIONREAD) and adds and deletes its write event (two epoll_ctl) for every response.
+ * Reads are ours (read_ev, persistent while reading is on); responses are written directly
+ * when the entry point that queued them returns (http_conn_leave), and only what the socket
+ * does not take is left to the bufferevent's write event, with its write timeout and low
+ * watermark, until the output is empty again. */
+#define READ_SIZE 16384
+
+static void plain_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+        struct http_conn *c = arg;
+        struct evbuffer_iovec v;
+        if (evbuffer_reserve_space(c->in, READ_SIZE, &v, 1) < 1) {
+                http_conn_enter(c);
+                http_conn_peer_gone(c, -ENOMEM);
+                http_conn_leave(c);
+                return;
+        }
+        ssize_t n = read(fd, v.iov_base, v.iov_len < READ_SIZE ? v.iov_len : READ_SIZE);
+        if (n > 0) {
+                v.iov_len = (size_t)n;
+                evbuffer_commit_space(c->in, &v, 1);
+                http_conn_process(c);
+                return;
+        }
+        evbuffer_commit_space(c->in, &v, 0);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+                return;
+        int saved = errno;
+        http_conn_enter(c);
+        http_io_set_reading(c, false); /* level-triggered: EOF would fire forever */
+        if (n < 0)
+                log_debug("%s: connection error: %s", c->peer_addr, strerror(saved));
+        http_conn_peer_gone(c, n < 0 ? -EIO : 0);
+        http_conn_leave(c);
+}
+
+void http_io_flush(struct http_conn *c)
+{
+        http_conn_enter(c);
+        while (!c->want_free && !c->write_waiting && c->bev && evbuffer_get_length(c->out)) {
+                /* The bufferevent freezes the start of its output outside its own writes. */
+                evbuffer_unfreeze(c->out, 1);
+                int n = evbuffer_write(c->out, c->fd);
+                int saved = errno;
+                evbuffer_freeze(c->out, 1);
+                errno = saved;
+                if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                        log_debug("%s: connection error: %s", c->peer_addr, strerror(errno));
+                        http_conn_peer_gone(c, -EIO);
+                        break;
+                }
+                if (evbuffer_get_length(c->out)) {
+                        c->write_waiting = true;
+                        bufferevent_enable(c->bev, EV_WRITE);
+                        break;
+                }
+                http_conn_output_drained(c, true); /* may queue more (streams) */
+        }
         http_conn_leave(c);
 }
 
@@ -83,6 +151,7 @@ int http_io_attach(struct http_conn *c, int fd, SSL_CTX *tls)
                 if (!c->bev)
                         return -ENOMEM;
         }
+        c->fd = fd;
         c->in = bufferevent_get_input(c->bev);
         c->out = bufferevent_get_output(c->bev);
         bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
@@ -90,12 +159,70 @@ int http_io_attach(struct http_conn *c, int fd, SSL_CTX *tls)
         unsigned ms = c->srv->cfg.write_timeout_ms;
         struct timeval wtv = {ms / 1000, (ms % 1000) * 1000};
         bufferevent_set_timeouts(c->bev, NULL, &wtv);
-        bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+        if (tls) {
+                bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+        } else {
+                /* Both off: the bufferevent neither reads nor writes on its own. */
+                bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+                evbuffer_unfreeze(c->in, 0); /* the bufferevent's own reads freeze it */
+                c->read_ev = event_new(base, fd, EV_READ | EV_PERSIST, plain_read_cb, c);
+                if (!c->read_ev)
+                        return -ENOMEM;
+        }
+        http_io_set_reading(c, true);
         return 0;
+}
+
+/* Sends close_notify; 1 when done (or hopeless), 0 when the socket is full. */
+static int tls_close_notify(struct http_conn *c)
+{
+        SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+        int r = ssl && SSL_is_init_finished(ssl) ? SSL_shutdown(ssl) : 1;
+        int e = r < 0 ? SSL_get_error(ssl, r) : SSL_ERROR_NONE;
+        ERR_clear_error(); /* nothing of ours may linger for the bufferevent to misreport */
+        return e == SSL_ERROR_WANT_WRITE ? 0 : 1;
+}
+
+static void shut_wr(struct http_conn *c)
+{
+        int fd = bufferevent_getfd(c->bev);
+        if (fd >= 0)
+                shutdown(fd, SHUT_WR);
+}
+
+static void tls_shut_cb(evutil_socket_t fd, short what, void *arg)
+{
+        struct http_conn *c = arg;
+        if (tls_close_notify(c))
+                shut_wr(c);
+        else
+                event_add(c->tls_shut_ev, NULL); /* the linger timer bounds this */
+}
+
+void http_io_shutdown_write(struct http_conn *c)
+{
+        if (!c->bev)
+                return;
+        if (c->tls && !tls_close_notify(c)) {
+                if (!c->tls_shut_ev)
+                        c->tls_shut_ev = event_new(c->srv->base, bufferevent_getfd(c->bev),
+                                                   EV_WRITE, tls_shut_cb, c);
+                if (c->tls_shut_ev && event_add(c->tls_shut_ev, NULL) == 0)
+                        return;
+        }
+        shut_wr(c);
 }
 
 void http_io_close(struct http_conn *c)
 {
+        if (c->tls_shut_ev) {
+                event_free(c->tls_shut_ev);
+                c->tls_shut_ev = NULL;
+        }
+        if (c->read_ev) {
+                event_free(c->read_ev);
+                c->read_ev = NULL;
+        }
         if (!c->bev)
                 return;
         bufferevent_free(c->bev);
@@ -105,10 +232,17 @@ void http_io_close(struct http_conn *c)
 
 void http_io_set_reading(struct http_conn *c, bool on)
 {
-        if (!c->bev)
+        if (!c->bev || c->reading == on)
                 return;
-        if (on)
+        c->reading = on;
+        if (c->read_ev) {
+                if (on)
+                        event_add(c->read_ev, NULL);
+                else
+                        event_del(c->read_ev);
+        } else if (on) {
                 bufferevent_enable(c->bev, EV_READ);
-        else
+        } else {
                 bufferevent_disable(c->bev, EV_READ);
+        }
 }

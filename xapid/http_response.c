@@ -184,7 +184,7 @@ int http_respond_status(struct http_request *req, int status)
 
 void http_conn_send_error(struct http_conn *c, int status, bool close)
 {
-        if (c->state == CONN_DISPATCHED || c->state == CONN_CLOSING) {
+        if (c->state == CONN_DISPATCHED || c->state == CONN_CLOSING || c->state == CONN_LINGERING) {
                 http_conn_destroy(c); /* a response is under way: nothing sane to add */
                 return;
         }
@@ -192,8 +192,10 @@ void http_conn_send_error(struct http_conn *c, int status, bool close)
         const char *reason = http_status_reason(status);
         http_response_reset(req);
         req->http_minor = 1;
-        if (close)
+        if (close) {
                 c->close_after = true;
+                c->linger = true; /* the client may well be sending still: see linger_ms */
+        }
         write_head(c, status, "text/plain", (int64_t)strlen(reason), false);
         evbuffer_add(c->out, reason, strlen(reason));
         req->resp = RESP_DONE;

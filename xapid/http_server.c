@@ -22,6 +22,8 @@ void http_server_config_defaults(struct http_server_config *c)
             .write_timeout_ms = 60 * 1000,
             .max_conns = 10000,
             .stream_low_watermark = 64 * 1024,
+            .linger_ms = 2 * 1000,
+            .linger_max_bytes = 8 * 1024 * 1024,
         };
 }
 
@@ -45,6 +47,10 @@ struct http_server *http_server_new(struct event_base *base, const struct http_s
                 srv->cfg.max_conns = d.max_conns;
         if (!srv->cfg.stream_low_watermark)
                 srv->cfg.stream_low_watermark = d.stream_low_watermark;
+        if (!srv->cfg.linger_ms)
+                srv->cfg.linger_ms = d.linger_ms;
+        if (!srv->cfg.linger_max_bytes)
+                srv->cfg.linger_max_bytes = d.linger_max_bytes;
         srv->accept_retry = evtimer_new(base, http_accept_retry_cb, srv);
         if (!srv->accept_retry) {
                 free(srv);

@@ -29,6 +29,15 @@ struct http_server_config {
         unsigned write_timeout_ms;   /* no progress sending a response (60 s) */
         unsigned max_conns;          /* beyond it accepting pauses (10000) */
         size_t stream_low_watermark; /* a stream's fill runs when output is below it (64 KiB) */
+        /* Lingering close: when the server closes a connection after an error response (400,
+         * 408, 413, 431, …) or with unread input, it sends the response, shuts down its
+         * sending side (TLS: close_notify first) and reads and discards what the client still
+         * sends, until EOF, linger_ms (2 s) or linger_max_bytes (8 MiB), whichever comes
+         * first, and only then closes.  Closing at once would make the kernel reset the
+         * connection (unread input), and a client still sending its body would then never
+         * read the response.  Lingering connections count against max_conns. */
+        unsigned linger_ms;
+        size_t linger_max_bytes;
 };
 
 /* Fills C with the defaults written above. */

@@ -30,6 +30,8 @@
 
 #define MAX_CONNS    24
 #define STREAM_BYTES (50L * 1024 * 1024)
+#define LINGER_MS    1000
+#define LINGER_MAX   (4L * 1024 * 1024)
 
 static char dir[64], sock_path[128], cert_path[128], key_path[128];
 static struct event_base *base;
@@ -170,6 +172,8 @@ static int setup(void **state)
         cfg.request_timeout_ms = 400;
         cfg.idle_timeout_ms = 1500;
         cfg.max_conns = MAX_CONNS;
+        cfg.linger_ms = LINGER_MS;
+        cfg.linger_max_bytes = LINGER_MAX;
         srv = http_server_new(base, &cfg);
         if (!srv || http_server_listen_unix(srv, sock_path, 0666) < 0 ||
             http_server_listen_tls(srv, "127.0.0.1", 0, cert_path, key_path) < 0)
@@ -620,6 +624,95 @@ static void too_large_body(void **state)
         client_close(c);
 }
 
+static int get_conns(void)
+{
+        struct resp r;
+        long max_out;
+        int aborted, conns;
+        unix_request("GET /stats HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+        assert_int_equal(
+            sscanf(r.body, "max_out=%ld aborted=%d conns=%d", &max_out, &aborted, &conns), 3);
+        resp_free(&r);
+        return conns - 1; /* without the one asking */
+}
+
+/* Polls until WANT connections are open (closes are seen asynchronously); returns the last
+ * count seen, after at most 3 s. */
+static int wait_conns(int want)
+{
+        int n = get_conns();
+        for (int i = 0; i < 150 && n != want; i++) {
+                usleep(20 * 1000);
+                n = get_conns();
+        }
+        return n;
+}
+
+/* A client that sends its whole body before reading (as curl does) must read the 413 the
+ * server answered early, over a unix socket and over TLS: lingering close. */
+static void large_body_gets_413(void **state)
+{
+        size_t n = 2 * 1024 * 1024;
+        char *body = malloc(n);
+        memset(body, 'z', n);
+        char head[128];
+        snprintf(head, sizeof(head), "POST /echo HTTP/1.1\r\nContent-Length: %zu\r\n\r\n", n);
+        for (int tls = 0; tls < 2; tls++) {
+                struct client *c = tls ? tls_client(TLS1_2_VERSION, TLS1_3_VERSION) : unix_client();
+                assert_non_null(c);
+                cl_sends(c, head);
+                for (size_t off = 0; off < n; off += 65536) /* every write must succeed */
+                        cl_send(c, body + off, 65536);
+                struct resp r;
+                read_response(c, &r);
+                assert_int_equal(r.status, 413);
+                assert_true(r.conn_close);
+                assert_true(at_eof(c));
+                resp_free(&r);
+                client_close(c);
+        }
+        free(body);
+}
+
+/* Lingering is bounded: a client that neither closes nor stops sending is cut off after
+ * linger_ms, or after linger_max_bytes. */
+static void lingering_is_bounded(void **state)
+{
+        assert_int_equal(wait_conns(0), 0); /* earlier tests' clients are all closed */
+        struct client *c = unix_client();
+        cl_sends(c, "POST /echo HTTP/1.1\r\nContent-Length: 999999999\r\n\r\nabc");
+        struct resp r;
+        read_response(c, &r);
+        assert_int_equal(r.status, 413);
+        resp_free(&r);
+        assert_true(at_eof(c));           /* the server's sending side is shut */
+        cl_send(c, "more", 4);            /* still discarded, not reset */
+        assert_int_equal(get_conns(), 1); /* lingering counts as a connection */
+        usleep(LINGER_MS * 1000);
+        assert_int_equal(wait_conns(0), 0); /* cut off after linger_ms */
+        client_close(c);
+
+        /* The byte cap. */
+        c = unix_client();
+        cl_sends(c, "POST /echo HTTP/1.1\r\nContent-Length: 999999999\r\n\r\n");
+        read_response(c, &r);
+        assert_int_equal(r.status, 413);
+        resp_free(&r);
+        char *junk = calloc(1, 65536);
+        size_t sent = 0;
+        for (;;) {
+                ssize_t w = write(c->fd, junk, 65536);
+                if (w <= 0)
+                        break;
+                sent += (size_t)w;
+                assert_true(sent < 4 * LINGER_MAX);
+        }
+        assert_true(sent >= LINGER_MAX);
+        free(junk);
+        assert_int_equal(wait_conns(0), 0);
+        client_close(c);
+}
+
 static void too_large_headers(void **state)
 {
         struct client *c = unix_client();
@@ -935,7 +1028,8 @@ int main(void)
             cmocka_unit_test(streaming_large),      cmocka_unit_test(peer_uid),
             cmocka_unit_test(tls_versions),         cmocka_unit_test(cert_generated_and_reused),
             cmocka_unit_test(client_went_away),     cmocka_unit_test(connection_limit),
-            cmocka_unit_test(detached_core),        cmocka_unit_test(graceful_shutdown),
+            cmocka_unit_test(detached_core),        cmocka_unit_test(large_body_gets_413),
+            cmocka_unit_test(lingering_is_bounded), cmocka_unit_test(graceful_shutdown),
         };
         signal(SIGPIPE, SIG_IGN);
         return cmocka_run_group_tests(tests, setup, teardown);
