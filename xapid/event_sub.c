@@ -309,7 +309,8 @@ void ev_collect(const struct db *db, const struct ev_subs *subs, uint64_t since,
                 if (!db_deletions_since(db, c, since, consider_deletion, &dc))
                         out->lost = true;
         }
-        qsort(out->v, out->n, sizeof(*out->v), by_gen);
+        if (out->n > 1)
+                qsort(out->v, out->n, sizeof(*out->v), by_gen);
 }
 
 void ev_items_free(struct ev_items *items)
