@@ -27,6 +27,8 @@ struct db {
         struct db_row *dirty;
         void (*on_delete)(void *arg, const struct db_row *row);
         void *on_delete_arg;
+        void (*on_change)(void *arg, const struct db_row *row, bool deleted);
+        void *on_change_arg;
 };
 
 int db_new(struct db **out)
@@ -84,6 +86,20 @@ void db_set_delete_hook(struct db *db, void (*on_delete)(void *arg, const struct
         db->on_delete_arg = arg;
 }
 
+void db_set_change_hook(struct db *db,
+                        void (*on_change)(void *arg, const struct db_row *row, bool deleted),
+                        void *arg)
+{
+        db->on_change = on_change;
+        db->on_change_arg = arg;
+}
+
+static void changed(struct db *db, const struct db_row *row, bool deleted)
+{
+        if (db->on_change != NULL)
+                db->on_change(db->on_change_arg, row, deleted);
+}
+
 static const char *uuid_of(const struct db_row *row)
 {
         if (row->cls->uuid_field < 0)
@@ -95,6 +111,7 @@ static void mark(struct db *db, struct db_row *row)
 {
         row->modified = ++db->gen;
         db_mark_dirty(db, row);
+        changed(db, row, false);
 }
 
 struct db_row *db_take_dirty(struct db *db)
@@ -149,6 +166,7 @@ static void partner_update(struct db *db, struct db_row *row, int f, bool add)
         /* The target changed too: XAPI emits a mod event for it (but it is not journaled:
          * derived sets are rebuilt on load). */
         t->modified = ++db->gen;
+        changed(db, t, false);
 }
 
 static int insert_row(struct db *db, const struct mclass *c, const char *ref, void *rec,
@@ -266,6 +284,7 @@ void db_delete(struct db *db, struct db_row *row)
                 partner_update(db, row, f, false);
         unlink_dirty(db, row);
         uint64_t gen = ++db->gen;
+        changed(db, row, true);
         if (c->persistent && db->on_delete)
                 db->on_delete(db->on_delete_arg, row);
         /* deletion log */
@@ -279,6 +298,7 @@ void db_delete(struct db *db, struct db_row *row)
         }
         t->dellog[slot].ref = strdup(row->ref);
         t->dellog[slot].gen = gen;
+        t->dellog[slot].created = row->created;
         t->del_n++;
 
         db_index_del(&db->all_refs, row->ref);

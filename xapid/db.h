@@ -30,7 +30,8 @@ struct db_row {
 
 struct db_deletion {
         char *ref;
-        uint64_t gen;
+        uint64_t gen;     /* generation of the deletion */
+        uint64_t created; /* the row's creation generation (created and gone: no event) */
 };
 
 int db_new(struct db **out);
@@ -83,6 +84,12 @@ void db_cursor_free(struct db_cursor *cur); /* also frees the filter */
 /* Journal hook: ON_DELETE is called before a persistent row is freed (the journal records
  * its ref for the next commit).  ARG is borrowed. */
 void db_set_delete_hook(struct db *db, void (*on_delete)(void *arg, const struct db_row *row),
+                        void *arg);
+/* Change hook (events): ON_CHANGE runs after every insert/set/touch (and for the target of a
+ * bound pair whose set changed) with DELETED false, and before a row is freed with DELETED
+ * true.  It must not modify the db.  ARG is borrowed; NULL ON_CHANGE removes the hook. */
+void db_set_change_hook(struct db *db,
+                        void (*on_change)(void *arg, const struct db_row *row, bool deleted),
                         void *arg);
 /* Takes the list of dirty rows (their dirty flags cleared). */
 struct db_row *db_take_dirty(struct db *db);

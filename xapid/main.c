@@ -19,6 +19,7 @@
 #include "xapid/bootstrap.h"
 #include "xapid/db.h"
 #include "xapid/db_journal.h"
+#include "xapid/event.h"
 #include "xapid/http_server.h"
 #include "xapid/rpc_http.h"
 #include "xapid/session.h"
@@ -284,7 +285,7 @@ int main(int argc, char **argv)
                 event_base_loop(a.d.base, EVLOOP_ONCE);
         if (committed < 0)
                 fatalx("cannot write the database: %s", strerror(-committed));
-        if (sessions_init(&a.x) < 0 || tasks_init(&a.x) < 0)
+        if (sessions_init(&a.x) < 0 || tasks_init(&a.x) < 0 || events_init(&a.x) < 0)
                 fatalx("out of memory");
         open_auth(&a);
         struct msg_server_config mc = {.path = a.d.msg_path};
@@ -306,6 +307,7 @@ int main(int argc, char **argv)
         r = daemon_run(&a.d);
         http_server_free(a.http);
         msg_link_free(a.msg);
+        events_free(&a.x);
         tasks_free(&a.x);
         sessions_free(&a.x);
         auth_free(a.x.auth);

@@ -258,6 +258,20 @@ int rpc_req_fill(struct rpc_req *r, struct evbuffer *dst)
         return r->cursor != NULL ? 1 : 0;
 }
 
+/* Other spellings clients use for a method: `from` is a keyword in Python, so some call
+ * event.from as event_from. */
+static const struct api_method *lookup_method(const char *wire)
+{
+        static const char *const aliases[][2] = {
+            {"event_from", "event.from"},
+        };
+        const struct api_method *m = api_method_lookup(wire);
+        for (size_t i = 0; m == NULL && i < sizeof(aliases) / sizeof(aliases[0]); i++)
+                if (strcmp(wire, aliases[i][0]) == 0)
+                        m = api_method_lookup(aliases[i][1]);
+        return m;
+}
+
 static int decode(struct rpc_req *r, const char *body, size_t len)
 {
         char *msg = NULL;
@@ -293,7 +307,7 @@ void rpc_start(struct xapi *x, enum rpc_proto proto, const char *body, size_t le
         }
         bool async = strncmp(name, ASYNC_PREFIX, strlen(ASYNC_PREFIX)) == 0;
         const char *wire = async ? name + strlen(ASYNC_PREFIX) : name;
-        r->method = api_method_lookup(wire);
+        r->method = lookup_method(wire);
         if (r->method == NULL || (async && !r->method->async)) {
                 api_error_set(&r->err, "MESSAGE_METHOD_UNKNOWN", name, NULL);
                 fail_now(r);

@@ -312,6 +312,19 @@ void rpcw_int(struct rpc_writer *w, int64_t v)
         value_end(w, true);
 }
 
+void rpcw_int32(struct rpc_writer *w, int32_t v)
+{
+        if (!value_begin(w, true))
+                return;
+        char buf[32];
+        if (is_xml(w))
+                RPCW_PUTS(w, "<i4>");
+        rpcw_put(w, buf, rpcw_fmt_int(buf, v));
+        if (is_xml(w))
+                RPCW_PUTS(w, "</i4>");
+        value_end(w, true);
+}
+
 void rpcw_double(struct rpc_writer *w, double v)
 {
         if (!value_begin(w, true))

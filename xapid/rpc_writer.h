@@ -84,6 +84,8 @@ void rpcw_array_end(struct rpc_writer *w);
 void rpcw_string(struct rpc_writer *w, const char *s); /* NULL writes "" */
 void rpcw_string_n(struct rpc_writer *w, const char *s, size_t len);
 void rpcw_int(struct rpc_writer *w, int64_t v);
+/* An OCaml Int32 (event.from's valid_ref_counts): XML <i4>, as xapi-rpc writes it. */
+void rpcw_int32(struct rpc_writer *w, int32_t v);
 void rpcw_double(struct rpc_writer *w, double v);
 void rpcw_bool(struct rpc_writer *w, bool v);
 void rpcw_datetime(struct rpc_writer *w, time_t t); /* UTC */
