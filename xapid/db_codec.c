@@ -405,15 +405,20 @@ static int decode_value(struct rbuf *r, const struct mtype *t, void *slot, bool 
         }
 }
 
+/* Does field F have exactly the LEN bytes of NAME (which may hold any bytes, NULs too)? */
+static bool field_is(const struct mfield *f, const char *name, size_t len)
+{
+        return strlen(f->name) == len && memcmp(f->name, name, len) == 0;
+}
+
 /* Field lookup by name: fields usually come in IDL order, so try the one after the
  * previous match before scanning. */
 static int find_field(const struct mclass *c, const char *name, size_t len, int hint)
 {
-        if (hint < c->n_fields && strncmp(c->fields[hint].name, name, len) == 0 &&
-            c->fields[hint].name[len] == 0)
+        if (hint >= 0 && hint < c->n_fields && field_is(&c->fields[hint], name, len))
                 return hint;
         for (int i = 0; i < c->n_fields; i++)
-                if (strncmp(c->fields[i].name, name, len) == 0 && c->fields[i].name[len] == 0)
+                if (field_is(&c->fields[i], name, len))
                         return i;
         return -1;
 }

@@ -66,6 +66,15 @@ static enum tok next(struct lexer *l, char **ident)
         return T_BAD;
 }
 
+/* Consumes one token whose text is not wanted (an identifier's copy is freed). */
+static enum tok skip(struct lexer *l)
+{
+        char *id = NULL;
+        enum tok t = next(l, &id);
+        free(id);
+        return t;
+}
+
 static enum tok peek(struct lexer *l)
 {
         struct lexer c = *l;
@@ -115,16 +124,15 @@ static struct db_expr *parse_expr(struct lexer *l);
 
 static struct db_expr *parse_atom(struct lexer *l)
 {
-        char *id = NULL;
         switch (peek(l)) {
         case T_TRUE:
-                next(l, &id);
+                skip(l);
                 return enew(E_TRUE);
         case T_FALSE:
-                next(l, &id);
+                skip(l);
                 return enew(E_FALSE);
         case T_NOT: {
-                next(l, &id);
+                skip(l);
                 struct db_expr *a = parse_atom(l);
                 if (!a)
                         return NULL;
@@ -133,9 +141,9 @@ static struct db_expr *parse_atom(struct lexer *l)
                 return e;
         }
         case T_LP: {
-                next(l, &id);
+                skip(l);
                 struct db_expr *e = parse_expr(l);
-                if (!e || next(l, &id) != T_RP) {
+                if (!e || skip(l) != T_RP) {
                         db_expr_free(e);
                         return NULL;
                 }
@@ -143,9 +151,8 @@ static struct db_expr *parse_atom(struct lexer *l)
         }
         default: {
                 struct db_expr *e = enew(E_EQ);
-                if (parse_value(l, &e->x) < 0 || next(l, &id) != T_EQ ||
+                if (parse_value(l, &e->x) < 0 || skip(l) != T_EQ ||
                     parse_value(l, &e->y) < 0) {
-                        free(id);
                         db_expr_free(e);
                         return NULL;
                 }
@@ -161,8 +168,7 @@ static struct db_expr *parse_expr(struct lexer *l)
                 enum tok t = peek(l);
                 if (t != T_AND && t != T_OR)
                         break;
-                char *id = NULL;
-                next(l, &id);
+                skip(l);
                 struct db_expr *b = parse_atom(l);
                 if (!b) {
                         db_expr_free(e);
@@ -180,12 +186,10 @@ int db_expr_parse(const char *text, struct db_expr **out, char **errmsg)
 {
         struct lexer l = {text, NULL};
         struct db_expr *e = parse_expr(&l);
-        char *id = NULL;
-        if (e && next(&l, &id) == T_EOF) {
+        if (e && skip(&l) == T_EOF) {
                 *out = e;
                 return 0;
         }
-        free(id);
         db_expr_free(e);
         if (errmsg &&
             asprintf(errmsg, "Parsing.Parse_error at offset %zu", (size_t)(l.p - text)) < 0)

@@ -125,6 +125,8 @@ static void where_expressions(void **state)
         assert_non_null(msg);
         free(msg);
         assert_int_equal(db_expr_parse("(true", &e, NULL), -EINVAL);
+        /* found by fuzz_where: a quoted word where ")" belongs leaked its copy */
+        assert_int_equal(db_expr_parse("(true\"\".((", &e, NULL), -EINVAL);
         assert_int_equal(db_expr_parse("true false", &e, NULL), -EINVAL);
         /* cursor: bounded steps, filter applied */
         assert_int_equal(db_expr_parse("field \"is_a_template\"=\"true\"", &e, NULL), 0);
