@@ -151,8 +151,7 @@ static struct db_expr *parse_atom(struct lexer *l)
         }
         default: {
                 struct db_expr *e = enew(E_EQ);
-                if (parse_value(l, &e->x) < 0 || skip(l) != T_EQ ||
-                    parse_value(l, &e->y) < 0) {
+                if (parse_value(l, &e->x) < 0 || skip(l) != T_EQ || parse_value(l, &e->y) < 0) {
                         db_expr_free(e);
                         return NULL;
                 }

@@ -21,6 +21,7 @@
 #include "xapid/db_journal.h"
 #include "xapid/event.h"
 #include "xapid/http_server.h"
+#include "xapid/net.h"
 #include "xapid/rpc_http.h"
 #include "xapid/session.h"
 #include "xapid/sm.h"
@@ -80,6 +81,11 @@ static void peer_changed(struct msg_link *l, const struct msg_peer_info *p, int 
                 int n = sm_sync_from_peer(&a->x, p);
                 log_info("stord announced %d storage driver(s)", n);
                 a->x.commit(a->x.commit_ctx, peer_state_committed, NULL);
+        } else if (strcmp(p->role, "netd") == 0) {
+                int n = net_sync_from_peer(&a->x, p);
+                log_info("netd announced %d NIC(s)", n);
+                a->x.commit(a->x.commit_ctx, peer_state_committed, NULL);
+                net_apply(&a->x, NULL, NULL); /* netd restarted or we did: converge */
         }
 }
 
@@ -292,6 +298,7 @@ int main(int argc, char **argv)
         int r = msg_server_new(a.d.base, &mc, &a.msg);
         if (r < 0)
                 fatalx("message endpoint %s: %s", a.d.msg_path, strerror(-r));
+        a.x.msg = a.msg;
         msg_link_on_peer(a.msg, peer_changed, &a);
         r = daemon_open_ctl(&a.d, NULL, cmd_status, &a);
         if (r < 0)

@@ -14,6 +14,7 @@ struct auth;
 struct sessions;
 struct tasks;
 struct events;
+struct msg_link;
 
 /* Makes the datamodel changes made so far durable, then calls DONE (result 0 or -errno)
  * on the loop.  May call DONE before returning. */
@@ -30,6 +31,7 @@ struct xapi {
         void *commit_ctx;
         char *host_ref; /* this host, "OpaqueRef:…" */
         char *pool_ref;
+        struct msg_link *msg;      /* the ROUTER to stord, netd, domd; NULL in tests */
         const char *password_file; /* for session.change_password with the file backend */
         unsigned long long calls;  /* RPC calls handled */
 };
