@@ -23,6 +23,7 @@
 #include "xapid/rpc_http.h"
 #include "xapid/session.h"
 #include "xapid/sm.h"
+#include "xapid/storage.h"
 #include "xapid/task.h"
 #include "xapid/xapi.h"
 
@@ -79,6 +80,7 @@ static void peer_changed(struct msg_link *l, const struct msg_peer_info *p, int 
                 int n = sm_sync_from_peer(&a->x, p);
                 log_info("stord announced %d storage driver(s)", n);
                 a->x.commit(a->x.commit_ctx, peer_state_committed, NULL);
+                storage_peer_up(&a->x, p);
         }
 }
 
@@ -284,13 +286,14 @@ int main(int argc, char **argv)
                 event_base_loop(a.d.base, EVLOOP_ONCE);
         if (committed < 0)
                 fatalx("cannot write the database: %s", strerror(-committed));
-        if (sessions_init(&a.x) < 0 || tasks_init(&a.x) < 0)
+        if (sessions_init(&a.x) < 0 || tasks_init(&a.x) < 0 || storage_init(&a.x) < 0)
                 fatalx("out of memory");
         open_auth(&a);
         struct msg_server_config mc = {.path = a.d.msg_path};
         int r = msg_server_new(a.d.base, &mc, &a.msg);
         if (r < 0)
                 fatalx("message endpoint %s: %s", a.d.msg_path, strerror(-r));
+        a.x.msg = a.msg;
         msg_link_on_peer(a.msg, peer_changed, &a);
         r = daemon_open_ctl(&a.d, NULL, cmd_status, &a);
         if (r < 0)
@@ -306,6 +309,7 @@ int main(int argc, char **argv)
         r = daemon_run(&a.d);
         http_server_free(a.http);
         msg_link_free(a.msg);
+        storage_free(&a.x);
         tasks_free(&a.x);
         sessions_free(&a.x);
         auth_free(a.x.auth);
