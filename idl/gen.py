@@ -231,8 +231,8 @@ class Gen:
         d.append("\nconst struct api_method api_methods[] = {")
         for wire, c, m in methods:
             v = cid(wire)
-            # An implicit message listed in implemented.txt (network.create: it also makes the
-            # bridge) gets a hand-written handler instead of the generic one.
+            # An implicit message listed in implemented.txt (network.create makes the bridge,
+            # VDI.create the disk) gets a hand-written handler instead of the generic one.
             impl = self.impl_of(c, m) if m["implicit"] and wire not in self.implemented else None
             if impl:
                 kind, field = impl

@@ -11,6 +11,7 @@
 #include "common/msg.h"
 #include "common/proctitle.h"
 #include "stord/driver.h"
+#include "stord/serve.h"
 #include "stord/sm_describe.h"
 
 LOG_MODULE(stord)
@@ -53,6 +54,10 @@ int main(int argc, char **argv)
                 strncat(drivers, (*dr)->name, sizeof(drivers) - strlen(drivers) - 1);
         }
         msg_link_set_state(d.link, "drivers", drivers);
+        msg_link_set_state(d.link, "local_sr_dir", cfg_get_str(d.cfg, "storage.local_sr_dir"));
+        struct serve *srv;
+        if (serve_new(d.link, &srv) < 0)
+                fatalx("out of memory");
         for (const struct sd_driver *const *dr = sd_drivers(); *dr != NULL; dr++) {
                 char key[64], *desc = sd_driver_describe_json(*dr);
                 snprintf(key, sizeof(key), "sm/%s", (*dr)->name);
@@ -64,6 +69,7 @@ int main(int argc, char **argv)
         daemon_ready(&d, "serving");
         r = daemon_run(&d);
         log_info("stopped");
+        serve_free(srv);
         daemon_fini(&d);
         return r;
 }

@@ -25,6 +25,7 @@
 #include "xapid/rpc_http.h"
 #include "xapid/session.h"
 #include "xapid/sm.h"
+#include "xapid/storage.h"
 #include "xapid/task.h"
 #include "xapid/xapi.h"
 
@@ -81,6 +82,7 @@ static void peer_changed(struct msg_link *l, const struct msg_peer_info *p, int 
                 int n = sm_sync_from_peer(&a->x, p);
                 log_info("stord announced %d storage driver(s)", n);
                 a->x.commit(a->x.commit_ctx, peer_state_committed, NULL);
+                storage_peer_up(&a->x, p);
         } else if (strcmp(p->role, "netd") == 0) {
                 int n = net_sync_from_peer(&a->x, p);
                 log_info("netd announced %d NIC(s)", n);
@@ -291,7 +293,8 @@ int main(int argc, char **argv)
                 event_base_loop(a.d.base, EVLOOP_ONCE);
         if (committed < 0)
                 fatalx("cannot write the database: %s", strerror(-committed));
-        if (sessions_init(&a.x) < 0 || tasks_init(&a.x) < 0 || events_init(&a.x) < 0)
+        if (sessions_init(&a.x) < 0 || tasks_init(&a.x) < 0 || events_init(&a.x) < 0 ||
+            storage_init(&a.x) < 0)
                 fatalx("out of memory");
         open_auth(&a);
         struct msg_server_config mc = {.path = a.d.msg_path};
@@ -314,6 +317,7 @@ int main(int argc, char **argv)
         r = daemon_run(&a.d);
         http_server_free(a.http);
         msg_link_free(a.msg);
+        storage_free(&a.x);
         events_free(&a.x);
         tasks_free(&a.x);
         sessions_free(&a.x);

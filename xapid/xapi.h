@@ -15,6 +15,7 @@ struct sessions;
 struct tasks;
 struct events;
 struct msg_link;
+struct storage;
 
 /* Makes the datamodel changes made so far durable, then calls DONE (result 0 or -errno)
  * on the loop.  May call DONE before returning. */
@@ -29,9 +30,10 @@ struct xapi {
         struct events *events;
         xapi_commit_fn commit; /* NULL: changes are in memory only (tests) */
         void *commit_ctx;
-        char *host_ref; /* this host, "OpaqueRef:…" */
+        struct msg_link *msg;    /* the ROUTER stord, netd, domd connect to; NULL in tests */
+        struct storage *storage; /* storage.c */
+        char *host_ref;          /* this host, "OpaqueRef:…" */
         char *pool_ref;
-        struct msg_link *msg;      /* the ROUTER to stord, netd, domd; NULL in tests */
         const char *password_file; /* for session.change_password with the file backend */
         unsigned long long calls;  /* RPC calls handled */
 };

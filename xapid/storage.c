@@ -1,0 +1,751 @@
+/* SRs and VDIs through stord (see storage.h). */
+#include "xapid/storage.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/handlers.h"
+#include "api/model_gen.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/msg.h"
+#include "common/uuid.h"
+#include "proto/storage.pb-c.h"
+#include "xapid/api.h"
+#include "xapid/db.h"
+#include "xapid/rpc.h"
+#include "xapid/rpc_value.h"
+#include "xapid/rpc_writer.h"
+#include "xapid/xapi.h"
+
+LOG_MODULE(storage)
+
+#define STORD          "stord"
+#define STORD_TIMEOUT  120000
+#define LOCAL_SR_LABEL "Local storage"
+#define LOCAL_SR_KEY   "local-storage" /* other_config:i18n-key, as XAPI marks it */
+#define NULL_REF       "OpaqueRef:NULL"
+
+struct storage {
+        bool creating_local; /* the first-start SR is being made */
+};
+
+int storage_init(struct xapi *x)
+{
+        x->storage = calloc(1, sizeof(*x->storage));
+        return x->storage != NULL ? 0 : -ENOMEM;
+}
+
+void storage_free(struct xapi *x)
+{
+        free(x->storage);
+        x->storage = NULL;
+}
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+static void set_str(char **slot, const char *v)
+{
+        char *d = strdup(v != NULL ? v : "");
+        if (d == NULL)
+                abort();
+        free(*slot);
+        *slot = d;
+}
+
+static void map_put_str(const struct mclass *c, int f, struct mmap *m, const char *k, const char *v)
+{
+        mmap_put(c->fields[f].type, m, &k, &v);
+}
+
+static const char *map_get_str(const struct mmap *m, const char *key)
+{
+        for (size_t i = 0; i < m->n; i++)
+                if (strcmp(m->k[i].s, key) == 0)
+                        return m->v[i].s;
+        return NULL;
+}
+
+static void commit_logged(int result, void *arg)
+{
+        if (result < 0)
+                log_warnx("cannot store a storage change: %s", strerror(-result));
+}
+
+static void commit(struct xapi *x)
+{
+        if (x->commit != NULL)
+                x->commit(x->commit_ctx, commit_logged, NULL);
+}
+
+static time_t parse_time(const char *s)
+{
+        struct tm tm = {0};
+        if (s == NULL || s[0] == '\0' || strptime(s, "%Y%m%dT%H:%M:%SZ", &tm) == NULL)
+                return 0;
+        return timegm(&tm);
+}
+
+/* The PBD of SR on this host, or NULL. */
+static struct db_row *local_pbd(struct xapi *x, const struct api_SR *sr)
+{
+        for (size_t i = 0; i < sr->PBDs.n; i++) {
+                struct db_row *p = db_get(x->db, &mclass_PBD, sr->PBDs.v[i].s);
+                if (p != NULL && strcmp(((struct api_PBD *)p->rec)->host, x->host_ref) == 0)
+                        return p;
+        }
+        return NULL;
+}
+
+/* What stord needs to know of an SR: built from the SR and its PBD, borrowed by a request. */
+struct srdesc {
+        Ts__Sto__Sr sr;
+        Ts__Peer__KeyValue *kv;
+        Ts__Peer__KeyValue **kvp;
+};
+
+static int srdesc_init(struct srdesc *d, const char *type, const char *uuid,
+                       const struct mmap *dconf)
+{
+        ts__sto__sr__init(&d->sr);
+        d->sr.type = (char *)type;
+        d->sr.uuid = (char *)uuid;
+        d->kv = calloc(dconf->n + 1, sizeof(*d->kv));
+        d->kvp = calloc(dconf->n + 1, sizeof(*d->kvp));
+        if (d->kv == NULL || d->kvp == NULL) {
+                free(d->kv);
+                free(d->kvp);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < dconf->n; i++) {
+                ts__peer__key_value__init(&d->kv[i]);
+                d->kv[i].key = dconf->k[i].s;
+                d->kv[i].value = dconf->v[i].s;
+                d->kvp[i] = &d->kv[i];
+        }
+        d->sr.device_config = d->kvp;
+        d->sr.n_device_config = dconf->n;
+        return 0;
+}
+
+static void srdesc_clear(struct srdesc *d)
+{
+        free(d->kv);
+        free(d->kvp);
+}
+
+/* The SR description for an operation on SR_REF from this host, or an API error. */
+static int srdesc_for(struct xapi *x, const char *sr_ref, struct srdesc *d, struct api_error *err)
+{
+        struct db_row *row = db_get(x->db, &mclass_SR, sr_ref);
+        if (row == NULL)
+                return api_error_set(err, "HANDLE_INVALID", "SR", sr_ref, NULL);
+        const struct api_SR *sr = row->rec;
+        struct db_row *pbd = local_pbd(x, sr);
+        if (pbd == NULL)
+                return api_error_set(err, "SR_HAS_NO_PBDS", sr_ref, NULL);
+        const struct api_PBD *p = pbd->rec;
+        if (!p->currently_attached)
+                return api_error_set(err, "SR_NOT_ATTACHED", sr_ref, NULL);
+        if (srdesc_init(d, sr->type, sr->uuid, &p->device_config) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* A failed exchange with stord as XAPI's error. */
+static void link_error(int status, const char *text, struct api_error *err)
+{
+        const char *name = strerrorname_np(-status);
+        api_error_set(err, "SR_BACKEND_FAILURE", name != NULL ? name : "EIO", "",
+                      text != NULL && text[0] ? text : strerror(-status), NULL);
+}
+
+static int failure_to_api(const Ts__Sto__Failure *f, struct api_error *err)
+{
+        api_error_setv(err, f->code[0] ? f->code : "SR_BACKEND_FAILURE",
+                       (const char *const *)f->params, f->n_params);
+        return f->errnum > 0 ? -f->errnum : -EIO;
+}
+
+/* ---- VDI rows ----------------------------------------------------------------------------- */
+
+static struct db_row *find_vdi(struct xapi *x, struct db_row *sr, const char *location)
+{
+        const struct api_SR *s = sr->rec;
+        for (size_t i = 0; i < s->VDIs.n; i++) {
+                struct db_row *v = db_get(x->db, &mclass_VDI, s->VDIs.v[i].s);
+                if (v != NULL && strcmp(((struct api_VDI *)v->rec)->location, location) == 0)
+                        return v;
+        }
+        return NULL;
+}
+
+/* Sets the facts stord reports in REC (a VDI record not yet inserted). */
+static void vdi_fill(struct xapi *x, struct api_VDI *rec, const Ts__Sto__Vdi *v)
+{
+        set_str(&rec->location, v->location);
+        rec->virtual_size = (int64_t)v->virtual_size;
+        rec->physical_utilisation = (int64_t)v->physical_utilisation;
+        rec->missing = false;
+        rec->managed = true;
+        const char *u = v->uuid[0] ? v->uuid : v->location;
+        if (rec->uuid[0] == '\0' && uuid_is_valid(u) &&
+            db_get_by_uuid(x->db, &mclass_VDI, u) == NULL)
+                set_str(&rec->uuid, u);
+}
+
+static void vdi_refresh(struct xapi *x, struct db_row *row, const Ts__Sto__Vdi *v)
+{
+        struct api_VDI *rec = row->rec;
+        if (rec->virtual_size == (int64_t)v->virtual_size &&
+            rec->physical_utilisation == (int64_t)v->physical_utilisation && !rec->missing)
+                return;
+        rec->virtual_size = (int64_t)v->virtual_size;
+        rec->physical_utilisation = (int64_t)v->physical_utilisation;
+        rec->missing = false;
+        db_touch(x->db, row);
+}
+
+/* Brings the VDIs of SR in line with what stord found (SR.scan): new ones are introduced,
+ * known ones refreshed, vanished ones marked missing. */
+static void reconcile(struct xapi *x, struct db_row *sr, const Ts__Sto__SrState *st)
+{
+        struct api_SR *s = sr->rec;
+        if (st->physical_size != 0 &&
+            (s->physical_size != (int64_t)st->physical_size ||
+             s->physical_utilisation != (int64_t)st->physical_utilisation ||
+             s->virtual_allocation != (int64_t)st->virtual_allocation)) {
+                s->physical_size = (int64_t)st->physical_size;
+                s->physical_utilisation = (int64_t)st->physical_utilisation;
+                s->virtual_allocation = (int64_t)st->virtual_allocation;
+                db_touch(x->db, sr);
+        }
+        size_t added = 0, missing = 0;
+        for (size_t i = 0; i < st->n_vdis; i++) {
+                const Ts__Sto__Vdi *v = st->vdis[i];
+                struct db_row *row = find_vdi(x, sr, v->location);
+                if (row != NULL) {
+                        vdi_refresh(x, row, v);
+                        continue;
+                }
+                struct api_VDI *rec = model_record_new(&mclass_VDI);
+                set_str(&rec->SR, sr->ref);
+                vdi_fill(x, rec, v);
+                int t = menum_lookup(&menum_vdi_type, v->type);
+                rec->type = t >= 0 ? t : 0;
+                rec->read_only = v->read_only;
+                rec->is_a_snapshot = v->is_a_snapshot;
+                rec->snapshot_time = parse_time(v->snapshot_time);
+                if (db_insert(x->db, &mclass_VDI, NULL, rec, NULL) < 0)
+                        model_record_free(&mclass_VDI, rec);
+                else
+                        added++;
+        }
+        /* snapshot relations, once every VDI has a row */
+        for (size_t i = 0; i < st->n_vdis; i++) {
+                const Ts__Sto__Vdi *v = st->vdis[i];
+                struct db_row *row = find_vdi(x, sr, v->location);
+                struct db_row *of = v->snapshot_of[0] ? find_vdi(x, sr, v->snapshot_of) : NULL;
+                if (row == NULL || of == NULL)
+                        continue;
+                struct api_VDI *rec = row->rec;
+                if (strcmp(rec->snapshot_of, of->ref) != 0)
+                        db_set(x->db, row, API_VDI_F_snapshot_of, &of->ref);
+        }
+        for (size_t i = 0; i < s->VDIs.n; i++) {
+                struct db_row *row = db_get(x->db, &mclass_VDI, s->VDIs.v[i].s);
+                if (row == NULL)
+                        continue;
+                struct api_VDI *rec = row->rec;
+                bool found = false;
+                for (size_t k = 0; k < st->n_vdis && !found; k++)
+                        found = strcmp(st->vdis[k]->location, rec->location) == 0;
+                if (!found && !rec->missing) {
+                        rec->missing = true;
+                        db_touch(x->db, row);
+                        missing++;
+                }
+        }
+        if (added || missing)
+                log_info("SR %s: %zu VDI(s) introduced, %zu now missing", s->uuid, added, missing);
+}
+
+/* ---- one request to stord on behalf of an API call ------------------------------------------ */
+
+enum op_kind { OP_CREATE, OP_DESTROY, OP_CLONE, OP_SNAPSHOT, OP_SCAN };
+
+struct op {
+        struct xapi *x;
+        struct rpc_req *req; /* NULL once the caller went away */
+        enum op_kind kind;
+        char *ref;           /* the VDI (destroy, clone, snapshot) or SR (scan) */
+        struct api_VDI *rec; /* create: the new record; clone/snapshot: a copy of the source */
+};
+
+static void op_free(struct op *op)
+{
+        free(op->ref);
+        model_record_free(&mclass_VDI, op->rec);
+        free(op);
+}
+
+static void op_cancel(void *arg)
+{
+        struct op *op = arg;
+        op->req = NULL; /* stord still answers; the datamodel follows the storage */
+}
+
+static void op_finish(struct op *op, int r, const char *ref, struct api_error *err)
+{
+        if (op->req != NULL) {
+                if (r == 0 && ref != NULL)
+                        rpcw_string(rpc_deferred_writer(op->req), ref);
+                rpc_resume(op->req, r, err);
+        } else {
+                commit(op->x);
+        }
+        api_error_clear(err);
+        op_free(op);
+}
+
+/* The new VDI of a clone or snapshot: the source's description with stord's facts. */
+static struct api_VDI *derived_record(struct xapi *x, const struct api_VDI *src,
+                                      const Ts__Sto__Vdi *v, bool snapshot, const char *src_ref)
+{
+        static const int copied[] = {
+            API_VDI_F_name_label,   API_VDI_F_name_description, API_VDI_F_SR,
+            API_VDI_F_type,         API_VDI_F_sharable,         API_VDI_F_read_only,
+            API_VDI_F_other_config, API_VDI_F_sm_config,        API_VDI_F_tags,
+            API_VDI_F_on_boot,      API_VDI_F_allow_caching};
+        struct api_VDI *rec = model_record_new(&mclass_VDI);
+        for (size_t i = 0; i < sizeof(copied) / sizeof(copied[0]); i++) {
+                const struct mfield *f = &mclass_VDI.fields[copied[i]];
+                model_slot_free(f->type, model_slot(rec, f));
+                model_slot_copy(f->type, model_slot(rec, f), model_slot((void *)src, f));
+        }
+        vdi_fill(x, rec, v);
+        if (snapshot) {
+                rec->is_a_snapshot = true;
+                set_str(&rec->snapshot_of, src_ref);
+                rec->snapshot_time = time(NULL);
+        }
+        return rec;
+}
+
+static void vdi_replied(int status, const ProtobufCMessage *reply, const char *errtext, void *arg)
+{
+        struct op *op = arg;
+        struct xapi *x = op->x;
+        struct api_error err = {0};
+        const Ts__Sto__VdiResult *res = (const Ts__Sto__VdiResult *)reply;
+        int r = 0;
+        if (status < 0) {
+                link_error(status, errtext, &err);
+                r = status;
+        } else if (res->failure != NULL) {
+                r = failure_to_api(res->failure, &err);
+        } else if (op->kind != OP_DESTROY && res->vdi == NULL) {
+                r = api_error_set(&err, "SR_BACKEND_FAILURE", "EBADMSG", "",
+                                  "stord's reply carries no VDI", NULL);
+        }
+        if (r < 0) {
+                log_warnx("storage operation on %s failed: %s", op->ref ? op->ref : "new VDI",
+                          err.code);
+                op_finish(op, r, NULL, &err);
+                return;
+        }
+        struct db_row *row = NULL;
+        switch (op->kind) {
+        case OP_DESTROY:
+                row = db_get(x->db, &mclass_VDI, op->ref);
+                if (row != NULL) {
+                        struct api_VDI *v = row->rec;
+                        /* its (detached) VBDs go with it, as in XAPI */
+                        while (v->VBDs.n > 0) {
+                                struct db_row *vbd = db_get(x->db, &mclass_VBD, v->VBDs.v[0].s);
+                                if (vbd == NULL)
+                                        break;
+                                db_delete(x->db, vbd);
+                        }
+                        db_delete(x->db, row);
+                }
+                op_finish(op, 0, NULL, &err);
+                return;
+        default:
+                break;
+        }
+        struct api_VDI *rec;
+        if (op->kind == OP_CREATE) {
+                rec = op->rec;
+                op->rec = NULL;
+                vdi_fill(x, rec, res->vdi);
+        } else {
+                rec = derived_record(x, op->rec, res->vdi, op->kind == OP_SNAPSHOT, op->ref);
+        }
+        r = db_insert(x->db, &mclass_VDI, NULL, rec, &row);
+        if (r < 0) {
+                model_record_free(&mclass_VDI, rec);
+                api_error_set(&err, "DB_UNIQUENESS_CONSTRAINT_VIOLATION", "VDI", "uuid", "", NULL);
+                op_finish(op, r, NULL, &err);
+                return;
+        }
+        op_finish(op, 0, row->ref, &err);
+}
+
+/* Sends BODY for OP, deferring CTX's call; on failure nothing is deferred. */
+static int op_send(struct api_ctx *ctx, struct op *op, const ProtobufCMessage *body,
+                   const ProtobufCMessageDescriptor *reply_type, msg_reply_fn cb,
+                   struct api_error *err)
+{
+        struct xapi *x = op->x;
+        int r = x->msg != NULL
+                    ? msg_link_request(x->msg, STORD, body, reply_type, STORD_TIMEOUT, cb, op)
+                    : -EHOSTUNREACH;
+        if (r < 0) {
+                link_error(r, r == -EHOSTUNREACH ? "the storage daemon is not connected" : NULL,
+                           err);
+                op_free(op);
+                return r;
+        }
+        op->req = rpc_defer(ctx);
+        rpc_on_cancel(op->req, op_cancel, op);
+        return 0;
+}
+
+static struct op *op_new(struct api_ctx *ctx, enum op_kind kind, const char *ref)
+{
+        struct op *op = calloc(1, sizeof(*op));
+        if (op == NULL)
+                abort();
+        op->x = rpc_req_xapi(ctx->user);
+        op->kind = kind;
+        if (ref != NULL)
+                set_str(&op->ref, ref);
+        return op;
+}
+
+static struct db_row *vdi_param(struct api_ctx *ctx, const struct rpc_value *v,
+                                struct api_error *err)
+{
+        const char *ref = v->type == RPC_STRING ? v->u.str.s : "";
+        struct db_row *row = db_get(ctx->db, &mclass_VDI, ref);
+        if (row == NULL)
+                api_error_set(err, "HANDLE_INVALID", "VDI", ref, NULL);
+        return row;
+}
+
+/* ---- handlers ----------------------------------------------------------------------------- */
+
+/* VDI.create(session, VDI record) -> VDI ref */
+int h_VDI_create(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                 struct rpc_writer *w, struct api_error *err)
+{
+        struct xapi *x = rpc_req_xapi(ctx->user);
+        void *v;
+        int r = model_record_read(&mclass_VDI, params[1], &v, err);
+        if (r < 0)
+                return r;
+        struct api_VDI *rec = v;
+        struct srdesc d;
+        r = srdesc_for(x, rec->SR, &d, err);
+        if (r < 0) {
+                model_record_free(&mclass_VDI, rec);
+                return r;
+        }
+        char uuid[UUID_STR_LEN];
+        uuid_generate_str(uuid);
+        set_str(&rec->uuid, uuid);
+        const char *fmt = map_get_str(&rec->sm_config, "type");
+        Ts__Sto__VdiCreate req = TS__STO__VDI_CREATE__INIT;
+        req.sr = &d.sr;
+        req.virtual_size = rec->virtual_size > 0 ? (uint64_t)rec->virtual_size : 0;
+        req.format = fmt != NULL && strcmp(fmt, "raw") == 0 ? "raw" : "";
+        req.type = (char *)menum_vdi_type.values[rec->type];
+        req.uuid = uuid;
+        struct op *op = op_new(ctx, OP_CREATE, NULL);
+        op->rec = rec;
+        r = op_send(ctx, op, &req.base, &ts__sto__vdi_result__descriptor, vdi_replied, err);
+        srdesc_clear(&d);
+        return r;
+}
+
+/* VDI.destroy(session, self) */
+int h_VDI_destroy(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                  struct rpc_writer *w, struct api_error *err)
+{
+        struct xapi *x = rpc_req_xapi(ctx->user);
+        struct db_row *row = vdi_param(ctx, params[1], err);
+        if (row == NULL)
+                return -ENOENT;
+        const struct api_VDI *v = row->rec;
+        for (size_t i = 0; i < v->VBDs.n; i++) {
+                struct db_row *vbd = db_get(x->db, &mclass_VBD, v->VBDs.v[i].s);
+                if (vbd != NULL && ((struct api_VBD *)vbd->rec)->currently_attached)
+                        return api_error_set(err, "VDI_IN_USE", row->ref, "destroy", NULL);
+        }
+        if (v->missing) { /* nothing left on the storage: forget it */
+                db_delete(x->db, row);
+                return 0;
+        }
+        struct srdesc d;
+        int r = srdesc_for(x, v->SR, &d, err);
+        if (r < 0)
+                return r;
+        Ts__Sto__VdiDelete req = TS__STO__VDI_DELETE__INIT;
+        req.sr = &d.sr;
+        req.location = v->location;
+        struct op *op = op_new(ctx, OP_DESTROY, row->ref);
+        r = op_send(ctx, op, &req.base, &ts__sto__vdi_result__descriptor, vdi_replied, err);
+        srdesc_clear(&d);
+        return r;
+}
+
+static int copy_vdi(struct api_ctx *ctx, const struct rpc_value *const *params, bool snapshot,
+                    struct api_error *err)
+{
+        struct xapi *x = rpc_req_xapi(ctx->user);
+        struct db_row *row = vdi_param(ctx, params[1], err);
+        if (row == NULL)
+                return -ENOENT;
+        const struct api_VDI *v = row->rec;
+        if (v->missing)
+                return api_error_set(err, "VDI_MISSING", v->SR, row->ref, NULL);
+        struct srdesc d;
+        int r = srdesc_for(x, v->SR, &d, err);
+        if (r < 0)
+                return r;
+        struct op *op = op_new(ctx, snapshot ? OP_SNAPSHOT : OP_CLONE, row->ref);
+        op->rec = model_record_copy(&mclass_VDI, v);
+        if (snapshot) {
+                Ts__Sto__VdiSnapshot req = TS__STO__VDI_SNAPSHOT__INIT;
+                req.sr = &d.sr;
+                req.location = v->location;
+                r = op_send(ctx, op, &req.base, &ts__sto__vdi_result__descriptor, vdi_replied, err);
+        } else {
+                Ts__Sto__VdiClone req = TS__STO__VDI_CLONE__INIT;
+                req.sr = &d.sr;
+                req.location = v->location;
+                r = op_send(ctx, op, &req.base, &ts__sto__vdi_result__descriptor, vdi_replied, err);
+        }
+        srdesc_clear(&d);
+        return r;
+}
+
+/* VDI.clone(session, vdi, driver_params) -> VDI ref */
+int h_VDI_clone(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                struct rpc_writer *w, struct api_error *err)
+{
+        return copy_vdi(ctx, params, false, err);
+}
+
+/* VDI.snapshot(session, vdi, driver_params) -> VDI ref */
+int h_VDI_snapshot(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                   struct rpc_writer *w, struct api_error *err)
+{
+        return copy_vdi(ctx, params, true, err);
+}
+
+static void scan_replied(int status, const ProtobufCMessage *reply, const char *errtext, void *arg)
+{
+        struct op *op = arg;
+        struct api_error err = {0};
+        const Ts__Sto__SrState *st = (const Ts__Sto__SrState *)reply;
+        int r = 0;
+        if (status < 0) {
+                link_error(status, errtext, &err);
+                r = status;
+        } else if (st->failure != NULL) {
+                r = failure_to_api(st->failure, &err);
+        } else {
+                struct db_row *sr = db_get(op->x->db, &mclass_SR, op->ref);
+                if (sr != NULL)
+                        reconcile(op->x, sr, st);
+        }
+        op_finish(op, r, NULL, &err);
+}
+
+/* SR.scan(session, sr) */
+int h_SR_scan(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+              struct rpc_writer *w, struct api_error *err)
+{
+        struct xapi *x = rpc_req_xapi(ctx->user);
+        const char *ref = params[1]->type == RPC_STRING ? params[1]->u.str.s : "";
+        struct srdesc d;
+        int r = srdesc_for(x, ref, &d, err);
+        if (r < 0)
+                return r;
+        Ts__Sto__SrScan req = TS__STO__SR_SCAN__INIT;
+        req.sr = &d.sr;
+        struct op *op = op_new(ctx, OP_SCAN, ref);
+        r = op_send(ctx, op, &req.base, &ts__sto__sr_state__descriptor, scan_replied, err);
+        srdesc_clear(&d);
+        return r;
+}
+
+/* ---- stord announced itself --------------------------------------------------------------- */
+
+struct attach {
+        struct xapi *x;
+        char *sr_ref;   /* an existing SR; NULL for the first-start local SR */
+        char *sr_uuid;  /* the local SR being made */
+        char *location; /* its directory */
+};
+
+static void attach_free(struct attach *a)
+{
+        free(a->sr_ref);
+        free(a->sr_uuid);
+        free(a->location);
+        free(a);
+}
+
+/* The first-start SR exists on the storage now: its rows, and the pool's defaults. */
+static struct db_row *make_local_sr(struct xapi *x, struct attach *a)
+{
+        struct api_SR *sr = model_record_new(&mclass_SR);
+        set_str(&sr->uuid, a->sr_uuid);
+        set_str(&sr->name_label, LOCAL_SR_LABEL);
+        set_str(&sr->name_description, "");
+        set_str(&sr->type, "file");
+        set_str(&sr->content_type, "user");
+        sr->shared = false;
+        map_put_str(&mclass_SR, API_SR_F_other_config, &sr->other_config, "i18n-key", LOCAL_SR_KEY);
+        map_put_str(&mclass_SR, API_SR_F_other_config, &sr->other_config,
+                    "i18n-original-value-name_label", LOCAL_SR_LABEL);
+        struct db_row *row;
+        if (db_insert(x->db, &mclass_SR, NULL, sr, &row) < 0) {
+                model_record_free(&mclass_SR, sr);
+                return NULL;
+        }
+        struct api_PBD *p = model_record_new(&mclass_PBD);
+        set_str(&p->host, x->host_ref);
+        set_str(&p->SR, row->ref);
+        map_put_str(&mclass_PBD, API_PBD_F_device_config, &p->device_config, "location",
+                    a->location);
+        p->currently_attached = true;
+        if (db_insert(x->db, &mclass_PBD, NULL, p, NULL) < 0)
+                model_record_free(&mclass_PBD, p);
+        struct db_row *pool = db_get(x->db, &mclass_pool, x->pool_ref);
+        if (pool != NULL) {
+                struct api_pool *pr = pool->rec;
+                static const int defaults[] = {API_pool_F_default_SR, API_pool_F_suspend_image_SR,
+                                               API_pool_F_crash_dump_SR};
+                for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
+                        const struct mfield *f = &mclass_pool.fields[defaults[i]];
+                        const char *cur = *(char **)model_slot(pr, f);
+                        if (strcmp(cur, NULL_REF) == 0 || db_get(x->db, &mclass_SR, cur) == NULL)
+                                db_set(x->db, pool, defaults[i], &row->ref);
+                }
+        }
+        log_info("created the local SR %s in %s", a->sr_uuid, a->location);
+        return row;
+}
+
+static void attach_replied(int status, const ProtobufCMessage *reply, const char *errtext,
+                           void *arg)
+{
+        struct attach *a = arg;
+        struct xapi *x = a->x;
+        const Ts__Sto__SrState *st = (const Ts__Sto__SrState *)reply;
+        if (a->sr_ref == NULL && x->storage != NULL)
+                x->storage->creating_local = false;
+        if (status < 0 || st->failure != NULL) {
+                const char *why = status < 0 ? (errtext && errtext[0] ? errtext : strerror(-status))
+                                  : st->failure->n_params > 1 ? st->failure->params[1]
+                                                              : st->failure->code;
+                log_warnx("SR %s: attach failed: %s", a->sr_ref ? a->sr_ref : a->sr_uuid, why);
+                struct db_row *sr = a->sr_ref ? db_get(x->db, &mclass_SR, a->sr_ref) : NULL;
+                struct db_row *pbd = sr ? local_pbd(x, sr->rec) : NULL;
+                if (pbd != NULL && ((struct api_PBD *)pbd->rec)->currently_attached) {
+                        ((struct api_PBD *)pbd->rec)->currently_attached = false;
+                        db_touch(x->db, pbd);
+                        commit(x);
+                }
+                attach_free(a);
+                return;
+        }
+        struct db_row *sr = a->sr_ref ? db_get(x->db, &mclass_SR, a->sr_ref) : make_local_sr(x, a);
+        if (sr != NULL) {
+                struct db_row *pbd = local_pbd(x, sr->rec);
+                if (pbd != NULL && !((struct api_PBD *)pbd->rec)->currently_attached) {
+                        ((struct api_PBD *)pbd->rec)->currently_attached = true;
+                        db_touch(x->db, pbd);
+                }
+                reconcile(x, sr, st);
+        }
+        commit(x);
+        attach_free(a);
+}
+
+static void send_attach(struct xapi *x, struct attach *a, const char *type, const char *uuid,
+                        const struct mmap *dconf, bool create)
+{
+        struct srdesc d;
+        if (srdesc_init(&d, type, uuid, dconf) < 0) {
+                attach_free(a);
+                return;
+        }
+        Ts__Sto__SrAttach req = TS__STO__SR_ATTACH__INIT;
+        req.sr = &d.sr;
+        req.create = create;
+        int r = msg_link_request(x->msg, STORD, &req.base, &ts__sto__sr_state__descriptor,
+                                 STORD_TIMEOUT, attach_replied, a);
+        srdesc_clear(&d);
+        if (r < 0) {
+                log_warnx("cannot ask stord to attach SR %s: %s", uuid, strerror(-r));
+                if (create && x->storage != NULL)
+                        x->storage->creating_local = false;
+                attach_free(a);
+        }
+}
+
+static bool is_local_sr(const struct api_SR *sr)
+{
+        const char *k = map_get_str(&sr->other_config, "i18n-key");
+        return k != NULL && strcmp(k, LOCAL_SR_KEY) == 0;
+}
+
+void storage_peer_up(struct xapi *x, const struct msg_peer_info *peer)
+{
+        if (x->msg == NULL)
+                return;
+        const char *dir = NULL;
+        for (size_t i = 0; i < peer->n_state; i++)
+                if (strcmp(peer->state[i]->key, "local_sr_dir") == 0)
+                        dir = peer->state[i]->value;
+        bool have_local = false;
+        for (size_t i = 0; i < db_count(x->db, &mclass_SR); i++) {
+                struct db_row *row = db_row_at(x->db, &mclass_SR, i);
+                const struct api_SR *sr = row->rec;
+                struct db_row *pbd = local_pbd(x, sr);
+                if (is_local_sr(sr) && pbd != NULL)
+                        have_local = true;
+                if (pbd == NULL)
+                        continue;
+                struct attach *a = calloc(1, sizeof(*a));
+                if (a == NULL)
+                        return;
+                a->x = x;
+                set_str(&a->sr_ref, row->ref);
+                send_attach(x, a, sr->type, sr->uuid, &((struct api_PBD *)pbd->rec)->device_config,
+                            false);
+        }
+        if (have_local || dir == NULL || dir[0] == '\0' || x->storage == NULL ||
+            x->storage->creating_local)
+                return;
+        struct attach *a = calloc(1, sizeof(*a));
+        if (a == NULL)
+                return;
+        a->x = x;
+        char uuid[UUID_STR_LEN];
+        uuid_generate_str(uuid);
+        set_str(&a->sr_uuid, uuid);
+        set_str(&a->location, dir);
+        struct mmap dconf = {0};
+        map_put_str(&mclass_PBD, API_PBD_F_device_config, &dconf, "location", dir);
+        x->storage->creating_local = true;
+        send_attach(x, a, "file", uuid, &dconf, true);
+        model_slot_free(mclass_PBD.fields[API_PBD_F_device_config].type, &dconf);
+}
