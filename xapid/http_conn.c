@@ -428,7 +428,7 @@ void http_conn_enter(struct http_conn *c)
 void http_conn_leave(struct http_conn *c)
 {
         /* The outermost entry point is done: what it queued goes out in one write. */
-        if (c->busy == 1 && !c->want_free && c->bev && !c->write_waiting && !c->tls &&
+        if (c->busy == 1 && !c->want_free && c->bev && !c->write_waiting &&
             evbuffer_get_length(c->out))
                 http_io_flush(c);
         if (--c->busy == 0 && c->want_free)

@@ -2,8 +2,8 @@
  *
  * A connection is a protocol core (http_conn.c: llhttp, limits, timers, request lifecycle)
  * that reads from conn->in and writes to conn->out.  Over a socket those are the
- * bufferevent's buffers (http_io.c); a detached connection (for the fuzzer and tests) has
- * its own buffers and no transport. */
+ * bufferevent's buffers, except TLS output, which is its own (http_io.c); a detached connection
+ * (for the fuzzer and tests) has its own buffers and no transport. */
 #ifndef TS_XAPID_HTTP_INTERNAL_H
 #define TS_XAPID_HTTP_INTERNAL_H
 
@@ -95,9 +95,10 @@ struct http_conn {
         struct event *timer;
         struct event *tls_shut_ev; /* retries a close_notify that met a full socket */
         struct event *read_ev;     /* plain sockets: our own reads (see http_io.c) */
+        struct event *write_ev;    /* TLS: waits for a full socket (see http_io.c) */
         int fd;
         bool reading;       /* read_ev (or the bufferevent's reading) is enabled */
-        bool write_waiting; /* plain: the bufferevent writes what direct writes could not */
+        bool write_waiting; /* direct writes met a full socket: bufferevent (plain) or write_ev */
         llhttp_t parser;
         enum http_conn_state state;
         struct http_request req;
@@ -184,7 +185,7 @@ void http_request_abandon(struct http_request *req, int err);
 int http_io_attach(struct http_conn *c, int fd, SSL_CTX *tls);
 void http_io_close(struct http_conn *c);
 void http_io_set_reading(struct http_conn *c, bool on);
-/* Plain sockets: writes the queued output now, at the end of an entry point. */
+/* Writes the queued output now, at the end of an entry point. */
 void http_io_flush(struct http_conn *c);
 /* Ends the sending side once the output is flushed: TLS close_notify, then shutdown(SHUT_WR). */
 void http_io_shutdown_write(struct http_conn *c);

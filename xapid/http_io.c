@@ -1,5 +1,6 @@
-/* The socket side of a connection: a bufferevent (plain or OpenSSL) whose input and output
- * buffers the protocol core (http_conn.c) reads and writes, and whose callbacks drive it. */
+/* The socket side of a connection: a bufferevent (plain or OpenSSL) whose input buffer the
+ * protocol core (http_conn.c) reads, and whose output buffer (plain) or a buffer of our own
+ * (TLS) it writes; the callbacks below drive it. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -73,10 +74,99 @@ static void plain_read_cb(evutil_socket_t fd, short what, void *arg)
         http_conn_leave(c);
 }
 
+/* TLS writes are direct too: the connection's output is its own evbuffer (libevent's OpenSSL
+ * bufferevent adds its write event whenever its output becomes non-empty, two epoll_ctl per
+ * response), written with SSL_write at the end of each entry point, one record at a time.
+ * What the socket does not take waits for write_ev, which carries the write timeout, and the
+ * stream low watermark is checked after each of its writes.  Reading stays with the
+ * bufferevent.  A retry after WANT_WRITE passes the same bytes again, at least as many. */
+#define TLS_WRITE_MAX 16384
+
+static void tls_write_wait(struct http_conn *c)
+{
+        unsigned ms = c->srv->cfg.write_timeout_ms;
+        struct timeval wtv = {ms / 1000, (ms % 1000) * 1000};
+        c->write_waiting = true;
+        event_add(c->write_ev, &wtv);
+}
+
+/* 0 when C's output is all written, -EAGAIN when the socket is full, -EINPROGRESS before the
+ * handshake is done, -EIO. */
+static int tls_write(struct http_conn *c)
+{
+        SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+        size_t len;
+        if (ssl && !SSL_is_init_finished(ssl))
+                return -EINPROGRESS; /* the handshake is the bufferevent's; CONNECTED flushes */
+        while ((len = evbuffer_get_length(c->out)) > 0) {
+                size_t n = len < TLS_WRITE_MAX ? len : TLS_WRITE_MAX;
+                unsigned char *p = evbuffer_pullup(c->out, (ev_ssize_t)n);
+                if (!p || !ssl)
+                        return -EIO;
+                int r = SSL_write(ssl, p, (int)n);
+                if (r > 0) {
+                        evbuffer_drain(c->out, (size_t)r);
+                        continue;
+                }
+                int e = SSL_get_error(ssl, r);
+                if (e == SSL_ERROR_WANT_WRITE) {
+                        ERR_clear_error();
+                        return -EAGAIN;
+                }
+                /* WANT_READ would take a renegotiation, which is off. */
+                int saved = errno;
+                unsigned long ee;
+                bool any = false;
+                while ((ee = ERR_get_error()) != 0) {
+                        char msg[256];
+                        ERR_error_string_n(ee, msg, sizeof(msg));
+                        log_debug("%s: TLS: %s", c->peer_addr, msg);
+                        any = true;
+                }
+                if (!any)
+                        log_debug("%s: connection error: %s", c->peer_addr,
+                                  e == SSL_ERROR_SYSCALL ? strerror(saved) : "TLS write failed");
+                return -EIO;
+        }
+        return 0;
+}
+
+static void tls_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+        struct http_conn *c = arg;
+        http_conn_enter(c);
+        c->write_waiting = false;
+        if (what & EV_TIMEOUT) {
+                log_debug("%s: write timeout", c->peer_addr);
+                http_conn_destroy(c);
+        } else {
+                http_io_flush(c);
+                if (!c->want_free && c->write_waiting &&
+                    evbuffer_get_length(c->out) <= c->srv->cfg.stream_low_watermark)
+                        http_conn_output_drained(c, false);
+        }
+        http_conn_leave(c);
+}
+
 void http_io_flush(struct http_conn *c)
 {
         http_conn_enter(c);
         while (!c->want_free && !c->write_waiting && c->bev && evbuffer_get_length(c->out)) {
+                if (c->tls) {
+                        int r = tls_write(c);
+                        if (r == -EIO) {
+                                http_conn_peer_gone(c, -EIO);
+                                break;
+                        }
+                        if (r == -EAGAIN) {
+                                tls_write_wait(c);
+                                break;
+                        }
+                        if (r == -EINPROGRESS)
+                                break;
+                        http_conn_output_drained(c, true); /* may queue more (streams) */
+                        continue;
+                }
                 /* The bufferevent freezes the start of its output outside its own writes. */
                 evbuffer_unfreeze(c->out, 1);
                 int n = evbuffer_write(c->out, c->fd);
@@ -102,6 +192,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
         struct http_conn *c = arg;
 
+        /* BEV_EVENT_CONNECTED (TLS handshake done): leaving flushes what may wait. */
         http_conn_enter(c);
         if (what & BEV_EVENT_TIMEOUT) {
                 log_debug("%s: write timeout", c->peer_addr);
@@ -153,8 +244,18 @@ int http_io_attach(struct http_conn *c, int fd, SSL_CTX *tls)
         }
         c->fd = fd;
         c->in = bufferevent_get_input(c->bev);
-        c->out = bufferevent_get_output(c->bev);
-        bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+        if (tls) {
+                c->out = evbuffer_new();
+                c->write_ev = event_new(base, fd, EV_WRITE, tls_write_cb, c);
+                if (!c->out || !c->write_ev)
+                        return -ENOMEM;
+                /* pullup may move the bytes a retry passes again */
+                SSL_set_mode(bufferevent_openssl_get_ssl(c->bev),
+                             SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+        } else {
+                c->out = bufferevent_get_output(c->bev);
+        }
+        bufferevent_setcb(c->bev, read_cb, tls ? NULL : write_cb, event_cb, c);
         bufferevent_setwatermark(c->bev, EV_WRITE, c->srv->cfg.stream_low_watermark, 0);
         unsigned ms = c->srv->cfg.write_timeout_ms;
         struct timeval wtv = {ms / 1000, (ms % 1000) * 1000};
@@ -223,6 +324,12 @@ void http_io_close(struct http_conn *c)
                 event_free(c->read_ev);
                 c->read_ev = NULL;
         }
+        if (c->write_ev) {
+                event_free(c->write_ev);
+                c->write_ev = NULL;
+        }
+        if (c->tls && c->out)
+                evbuffer_free(c->out); /* ours, not the bufferevent's */
         if (!c->bev)
                 return;
         bufferevent_free(c->bev);

@@ -810,25 +810,29 @@ static void cors(void **state)
 
 static void streaming_large(void **state)
 {
-        struct client *c = unix_client();
-        char req[64];
-        snprintf(req, sizeof(req), "GET /stream?%ld HTTP/1.1\r\n\r\n", STREAM_BYTES);
-        cl_sends(c, req);
-        struct resp r;
-        assert_int_equal(read_response_ex(c, &r, true), 0);
-        assert_int_equal(r.status, 200);
-        assert_int_equal(r.len, STREAM_BYTES);
-        /* The connection is still usable after a stream. */
-        cl_sends(c, "GET /stream?10 HTTP/1.1\r\n\r\n");
-        assert_int_equal(read_response_ex(c, &r, true), 0);
-        assert_int_equal(r.len, 10);
-        client_close(c);
-        long max_out;
-        int aborted;
-        get_stats(&max_out, &aborted);
-        /* The producer runs only below the 64 KiB watermark and adds 32 KiB + framing at most. */
-        assert_true(max_out < 64 * 1024 + 32 * 1024 + 64);
-        assert_true(max_out > 0);
+        for (int tls = 0; tls < 2; tls++) { /* TLS writes and waits on its own (http_io.c) */
+                struct client *c = tls ? tls_client(TLS1_2_VERSION, TLS1_3_VERSION) : unix_client();
+                assert_non_null(c);
+                char req[64];
+                snprintf(req, sizeof(req), "GET /stream?%ld HTTP/1.1\r\n\r\n", STREAM_BYTES);
+                cl_sends(c, req);
+                struct resp r;
+                assert_int_equal(read_response_ex(c, &r, true), 0);
+                assert_int_equal(r.status, 200);
+                assert_int_equal(r.len, STREAM_BYTES);
+                /* The connection is still usable after a stream. */
+                cl_sends(c, "GET /stream?10 HTTP/1.1\r\n\r\n");
+                assert_int_equal(read_response_ex(c, &r, true), 0);
+                assert_int_equal(r.len, 10);
+                client_close(c);
+                long max_out;
+                int aborted;
+                get_stats(&max_out, &aborted);
+                /* The producer runs only below the 64 KiB watermark and adds 32 KiB + framing at
+                 * most. */
+                assert_true(max_out < 64 * 1024 + 32 * 1024 + 64);
+                assert_true(max_out > 0);
+        }
 }
 
 static void peer_uid(void **state)
