@@ -5,6 +5,10 @@ B ?= build/asan
 else
 B ?= build
 endif
+# One spelling of the build directory (relative to the top when inside it): objects made with
+# B=/abs/build and B=build must be the same targets, or their header dependencies (.d files
+# naming the other spelling) silently stop applying.
+override B := $(patsubst $(CURDIR)/%,%,$(abspath $(B)))
 
 CC ?= cc
 ifeq ($(origin CC),default)
