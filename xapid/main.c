@@ -53,6 +53,7 @@ struct xapid {
         struct xapi x;
         struct db_journal *journal;
         struct http_server *http;
+        struct rpc_http routes;
         struct msg_link *msg;
         time_t started;
 };
@@ -227,7 +228,7 @@ static void open_http(struct xapid *a)
         http_server_config_defaults(&hc);
         hc.max_conns = (unsigned)cfg_get_int(a->d.cfg, "http.max_connections");
         a->http = http_server_new(a->d.base, &hc);
-        if (a->http == NULL || rpc_http_register(a->http, &a->x) < 0)
+        if (a->http == NULL || rpc_http_register(a->http, &a->x, &a->routes) < 0)
                 fatalx("cannot create the HTTP server");
         const char *sock = cfg_get_str(a->d.cfg, "http.unix_socket");
         int r = http_server_listen_unix(a->http, sock, 0666);

@@ -12,11 +12,6 @@
 
 LOG_MODULE(rpc_http)
 
-struct binding {
-        struct xapi *x;
-        enum rpc_proto proto;
-};
-
 /* One call in flight on one HTTP request. */
 struct call {
         struct http_request *hreq;
@@ -65,7 +60,7 @@ static void call_abort(struct http_request *hreq, void *arg)
 
 static void handle(struct http_request *hreq, void *arg)
 {
-        const struct binding *b = arg;
+        const struct rpc_http_binding *b = arg;
         struct call *c = calloc(1, sizeof(*c));
         if (c == NULL) {
                 http_respond_status(hreq, 503);
@@ -79,16 +74,14 @@ static void handle(struct http_request *hreq, void *arg)
         rpc_start(b->x, b->proto, body, len, &who, call_done, c, &c->rreq);
 }
 
-int rpc_http_register(struct http_server *srv, struct xapi *x)
+int rpc_http_register(struct http_server *srv, struct xapi *x, struct rpc_http *out)
 {
-        /* Bindings live as long as the server; it is created once per process. */
-        static struct binding xml, json;
-        xml = (struct binding){x, RPC_XMLRPC};
-        json = (struct binding){x, RPC_JSONRPC};
-        int r = http_server_route(srv, "POST", "/", 0, handle, &xml);
+        out->xml = (struct rpc_http_binding){x, RPC_XMLRPC};
+        out->json = (struct rpc_http_binding){x, RPC_JSONRPC};
+        int r = http_server_route(srv, "POST", "/", 0, handle, &out->xml);
         if (r == 0)
-                r = http_server_route(srv, "POST", "/RPC2", 0, handle, &xml);
+                r = http_server_route(srv, "POST", "/RPC2", 0, handle, &out->xml);
         if (r == 0)
-                r = http_server_route(srv, "POST", "/jsonrpc", HTTP_ROUTE_CORS, handle, &json);
+                r = http_server_route(srv, "POST", "/jsonrpc", HTTP_ROUTE_CORS, handle, &out->json);
         return r;
 }

@@ -6,7 +6,16 @@
 struct http_server;
 struct xapi;
 
-/* X is borrowed for the server's lifetime.  Returns 0 or a negative errno. */
-int rpc_http_register(struct http_server *srv, struct xapi *x);
+/* What the routes point at: one per protocol.  Owned by the caller, who keeps it (and X)
+ * alive as long as the server. */
+struct rpc_http {
+        struct rpc_http_binding {
+                struct xapi *x;
+                int proto; /* enum rpc_proto */
+        } xml, json;
+};
+
+/* Registers the routes on SRV.  Returns 0 or a negative errno. */
+int rpc_http_register(struct http_server *srv, struct xapi *x, struct rpc_http *out);
 
 #endif
