@@ -27,3 +27,11 @@ BIN_PROGS += xe
 # xe's unit tests link libxe.a too (the test rule links every library it is given).
 XE_UNIT_TESTS := $(B)/tests/test_xe_args $(B)/tests/test_xe_xmlrpc
 $(XE_UNIT_TESTS): $(LIBXE)
+
+# `make install` also installs xe's bash completion.
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+.PHONY: install-xe-completion
+install: install-xe-completion
+install-xe-completion:
+	install -d $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0644 etc/bash_completion.d/xe $(DESTDIR)$(BASHCOMPDIR)/xe

@@ -14,18 +14,18 @@
 #define XE_DEFAULT_SOCKET "/var/lib/xcp/xapi"
 
 struct xe_cache_entry {
-	char *ref, *uuid;
+        char *ref, *uuid;
 };
 
 struct xe_ctx {
-	struct xe_args *args;
-	struct xe_conn conn;
-	char *session;
-	/* references already turned into uuids */
-	struct xe_cache_entry *cache;
-	size_t n_cache;
-	/* the last failure of xe_try: code and parameters */
-	struct xv *error;
+        struct xe_args *args;
+        struct xe_conn conn;
+        char *session;
+        /* references already turned into uuids */
+        struct xe_cache_entry *cache;
+        size_t n_cache;
+        /* the last failure of xe_try: code and parameters */
+        struct xv *error;
 };
 
 /* ---- calls (xe_rpc.c) ---- */
@@ -40,8 +40,7 @@ void xe_logout(struct xe_ctx *x);
 /* "Error code: ...\nError parameters: ..." (XAPI's form for a server error); exits 1. */
 _Noreturn void xe_die_api(struct xe_ctx *x, const struct xv *error_description);
 /* "Error: msg"; exits 1. */
-_Noreturn void xe_die(struct xe_ctx *x, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+_Noreturn void xe_die(struct xe_ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* XAPI's usage errors: "<what>: <detail>" then "For usage run: 'xe help'"; exits 1. */
 _Noreturn void xe_die_usage(struct xe_ctx *x, const char *what, const char *detail);
 /* The parameter or the usage error "Required parameter not found". */
@@ -56,16 +55,15 @@ struct xv *xe_ref_by_uuid(struct xe_ctx *x, const char *cls, const char *uuid);
 char *xe_render(struct xe_ctx *x, const struct xe_field *f, const struct xv *v);
 /* A command-line string as the XenAPI value of a field or map/set element kind; NULL with
  * an "Error:" when it does not parse. */
-struct xv *xe_parse_kind(struct xe_ctx *x, const struct xe_field *f, enum xe_kind k,
-			 const char *s);
+struct xv *xe_parse_kind(struct xe_ctx *x, const struct xe_field *f, enum xe_kind k, const char *s);
 /* Map/set values as strings, for membership tests. */
 bool xe_map_lookup(const struct xv *map, const char *key, const char **value);
 
 /* ---- output (xe_output.c) ---- */
 struct xe_rec {
-	size_t n;
-	char **names;  /* "name-label ( RW)" */
-	char **values;
+        size_t n;
+        char **names; /* "name-label ( RW)" */
+        char **values;
 };
 void xe_rec_add(struct xe_rec *r, char *name, char *value); /* takes both */
 void xe_rec_free(struct xe_rec *r);
@@ -88,11 +86,11 @@ bool xe_generic_describe(const char *cmd, char **reqd, char **optional, const ch
 
 /* The help table (xe_help.c): every command, its parameters and text. */
 struct xe_cmd_help {
-	const char *name;
-	const char *reqd;     /* comma-separated */
-	const char *optional; /* comma-separated */
-	const char *help;
-	bool standard;        /* listed by plain `xe help` */
+        const char *name;
+        const char *reqd;     /* comma-separated */
+        const char *optional; /* comma-separated */
+        const char *help;
+        bool standard; /* listed by plain `xe help` */
 };
 extern const struct xe_cmd_help xe_composite_help[];
 extern const size_t xe_n_composite_help;

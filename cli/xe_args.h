@@ -7,21 +7,21 @@
 #include <stddef.h>
 
 struct xe_kv {
-	char *key;
-	char *value;
+        char *key;
+        char *value;
 };
 
 struct xe_args {
-	char *server; /* -s / server= : HTTPS to this host instead of the unix socket */
-	int port;     /* -p / port= (default 443) */
-	char *user;   /* -u / username= */
-	char *password; /* -pw / password= */
-	char *pwfile;   /* -pwf / passwordfile= */
-	char *socket;   /* -socket: the local unix socket (else $XE_SOCKET, else the default) */
-	bool debug;
-	char *cmd;
-	struct xe_kv *params; /* in command-line order; --flag is (flag, "true") */
-	size_t n_params;
+        char *server;   /* -s / server= : HTTPS to this host instead of the unix socket */
+        int port;       /* -p / port= (default 443) */
+        char *user;     /* -u / username= */
+        char *password; /* -pw / password= */
+        char *pwfile;   /* -pwf / passwordfile= */
+        char *socket;   /* -socket: the local unix socket (else $XE_SOCKET, else the default) */
+        bool debug;
+        char *cmd;
+        struct xe_kv *params; /* in command-line order; --flag is (flag, "true") */
+        size_t n_params;
 };
 
 /* 0, or -1 with *error (malloc'd) naming what is wrong. */

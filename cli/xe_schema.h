@@ -6,33 +6,33 @@
 
 enum xe_shape { XE_SCALAR, XE_SET, XE_MAP };
 enum xe_kind {
-	XE_K_STRING,
-	XE_K_INT,
-	XE_K_FLOAT,
-	XE_K_BOOL,
-	XE_K_DATETIME,
-	XE_K_ENUM,
-	XE_K_REF,
-	XE_K_OTHER
+        XE_K_STRING,
+        XE_K_INT,
+        XE_K_FLOAT,
+        XE_K_BOOL,
+        XE_K_DATETIME,
+        XE_K_ENUM,
+        XE_K_REF,
+        XE_K_OTHER
 };
 
 struct xe_field {
-	const char *wire;   /* name_label */
-	const char *xe;     /* name-label */
-	enum xe_shape shape;
-	enum xe_kind key;   /* maps: the key's kind */
-	enum xe_kind val;   /* scalar, set element or map value kind */
-	const char *ref;    /* class of a reference (val == XE_K_REF) */
-	const char *setter; /* "set_name_label", or NULL when read-only */
-	const char *adder;  /* add_X (sets) or add_to_X (maps), NULL when absent */
-	const char *remover;
+        const char *wire; /* name_label */
+        const char *xe;   /* name-label */
+        enum xe_shape shape;
+        enum xe_kind key;   /* maps: the key's kind */
+        enum xe_kind val;   /* scalar, set element or map value kind */
+        const char *ref;    /* class of a reference (val == XE_K_REF) */
+        const char *setter; /* "set_name_label", or NULL when read-only */
+        const char *adder;  /* add_X (sets) or add_to_X (maps), NULL when absent */
+        const char *remover;
 };
 
 struct xe_class {
-	const char *wire; /* VM */
-	const char *xe;   /* vm */
-	const struct xe_field *fields;
-	size_t n_fields;
+        const char *wire; /* VM */
+        const char *xe;   /* vm */
+        const struct xe_field *fields;
+        size_t n_fields;
 };
 
 extern const struct xe_class xe_classes[];

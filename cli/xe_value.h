@@ -10,14 +10,14 @@
 enum xv_kind { XV_STRING, XV_INT, XV_BOOL, XV_DOUBLE, XV_DATETIME, XV_ARRAY, XV_STRUCT, XV_NIL };
 
 struct xv {
-	enum xv_kind kind;
-	char *s; /* XV_STRING, XV_DATETIME */
-	int64_t i;
-	bool b;
-	double d;
-	size_t n, cap;
-	struct xv **items; /* XV_ARRAY elements, XV_STRUCT values */
-	char **keys;       /* XV_STRUCT member names */
+        enum xv_kind kind;
+        char *s; /* XV_STRING, XV_DATETIME */
+        int64_t i;
+        bool b;
+        double d;
+        size_t n, cap;
+        struct xv **items; /* XV_ARRAY elements, XV_STRUCT values */
+        char **keys;       /* XV_STRUCT member names */
 };
 
 struct xv *xv_string(const char *s);
