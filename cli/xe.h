@@ -95,7 +95,9 @@ struct xe_cmd_help {
 extern const struct xe_cmd_help xe_composite_help[];
 extern const size_t xe_n_composite_help;
 
-/* Resolves a VM from vm=<name or uuid>, uuid= or name-label= (vm-* composite commands). */
-char *xe_select_vm(struct xe_ctx *x, bool template_ok);
+/* Whether the record's field (name, map:key or set:contains) prints as WANT, as <class>-list
+ * filters; an unknown field is an "Error:". */
+bool xe_record_matches(struct xe_ctx *x, const struct xe_class *c, const struct xv *rec,
+                       const char *key, const char *want);
 
 #endif

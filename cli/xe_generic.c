@@ -137,8 +137,8 @@ static const struct xe_field *field_of(struct xe_ctx *x, const struct xe_class *
         xe_die(x, "Unknown field '%s'", key);
 }
 
-static bool matches(struct xe_ctx *x, const struct xe_class *c, const struct xv *rec,
-                    const char *key, const char *want)
+bool xe_record_matches(struct xe_ctx *x, const struct xe_class *c, const struct xv *rec,
+                       const char *key, const char *want)
 {
         const char *sub;
         const struct xe_field *f = field_of(x, c, key, &sub);
@@ -199,12 +199,12 @@ static int cmd_list(struct xe_ctx *x, const struct xe_class *c, const struct xe_
                 bool ok = true;
                 for (size_t d = 0; ok && d < 2 && view->filters[d][0]; d++)
                         ok = xe_param(x->args, view->filters[d][0]) ||
-                             matches(x, c, rec, view->filters[d][0], view->filters[d][1]);
+                             xe_record_matches(x, c, rec, view->filters[d][0], view->filters[d][1]);
                 for (size_t p = 0; ok && p < x->args->n_params; p++) {
                         const struct xe_kv *kv = &x->args->params[p];
                         if (xe_is_std_param(kv->key) || strncmp(kv->key, "database:", 9) == 0)
                                 continue;
-                        ok = matches(x, c, rec, kv->key, kv->value);
+                        ok = xe_record_matches(x, c, rec, kv->key, kv->value);
                 }
                 if (ok)
                         build_rec(x, c, rec, params, &recs[n++]);

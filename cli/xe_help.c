@@ -7,7 +7,8 @@
 
 #include "cli/xe.h"
 
-#define VM_SELECTORS "vm, uuid, name-label"
+/* The VM commands choose their VM(s) as XAPI's: vm=<name or uuid>, or any vm-list filter. */
+#define VM_SELECTORS "vm, multiple, <vm-list field filters>"
 
 const struct xe_cmd_help xe_composite_help[] = {
     {"vm-install", "new-name-label",

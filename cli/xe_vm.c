@@ -17,46 +17,70 @@ static bool vm_bool(struct xe_ctx *x, const char *getter, const struct xv *vm)
         return b;
 }
 
-/* The VM a command names: vm=<name or uuid>, uuid= or name-label=. */
-static struct xv *select_vm(struct xe_ctx *x, bool template_ok)
+/* The VMs a command names, as XAPI's select_vms: vm=<name or uuid>, and every other
+ * parameter that is neither standard nor in IGNORE (the command's own) as a field filter of
+ * vm-list; templates only when TEMPLATES, control domains never.  No match is an error, as
+ * are several without --multiple. */
+static struct xv *select_vms(struct xe_ctx *x, bool templates, const char *const *ignore)
 {
-        const char *vm = xe_param(x->args, "vm"), *uuid = xe_param(x->args, "uuid");
-        const char *name = xe_param(x->args, "name-label");
-        if (uuid)
-                return xe_ref_by_uuid(x, "VM", uuid);
-        if (vm) {
-                struct xv *r = xe_try(x, "VM.get_by_uuid", 1, xv_string(vm));
-                if (r)
-                        return r;
-                name = vm;
+        const struct xe_class *c = xe_class_by_wire("VM");
+        const char *vm = xe_param(x->args, "vm");
+        for (size_t p = 0; p < x->args->n_params; p++) {
+                const char *key = x->args->params[p].key;
+                size_t n = strcspn(key, ":");
+                bool skip = xe_is_std_param(key) || strcmp(key, "vm") == 0;
+                for (const char *const *i = ignore; !skip && *i; i++)
+                        skip = strcmp(key, *i) == 0;
+                char *field = strndup(key, n);
+                bool known = xe_field_by_xe(c, field) != NULL;
+                free(field);
+                if (!skip && !known)
+                        xe_die(x,
+                               "Parameter '%s' is not a field of the VM class. Failed to select VM "
+                               "for operation.",
+                               key);
         }
-        if (!name)
-                xe_die_usage(x, "Required parameter not found", "vm");
-        struct xv *refs = xe_call(x, "VM.get_by_name_label", 1, xv_string(name));
-        struct xv *found = NULL;
-        size_t n = 0;
-        for (size_t i = 0; refs->kind == XV_ARRAY && i < refs->n; i++) {
-                if (!template_ok && vm_bool(x, "VM.get_is_a_template", refs->items[i]))
+        struct xv *all = xe_call(x, "VM.get_all_records", 0), *found = xv_array();
+        for (size_t i = 0; all->kind == XV_STRUCT && i < all->n; i++) {
+                const struct xv *rec = all->items[i];
+                const struct xv *cd = xv_get(rec, "is_control_domain");
+                const struct xv *tpl = xv_get(rec, "is_a_template");
+                if ((cd && cd->b) || (!templates && tpl && tpl->b))
                         continue;
-                if (!found)
-                        found = xv_copy(refs->items[i]);
-                n++;
+                if (vm && strcmp(xv_str(xv_get(rec, "uuid")), vm) != 0 &&
+                    strcmp(xv_str(xv_get(rec, "name_label")), vm) != 0)
+                        continue;
+                bool ok = true;
+                for (size_t p = 0; ok && p < x->args->n_params; p++) {
+                        const struct xe_kv *kv = &x->args->params[p];
+                        bool skip = xe_is_std_param(kv->key) || strcmp(kv->key, "vm") == 0;
+                        for (const char *const *ig = ignore; !skip && *ig; ig++)
+                                skip = strcmp(kv->key, *ig) == 0;
+                        if (!skip)
+                                ok = xe_record_matches(x, c, rec, kv->key, kv->value);
+                }
+                if (ok)
+                        xv_push(found, xv_string(all->keys[i]));
         }
-        xv_free(refs);
-        if (n == 0)
+        xv_free(all);
+        if (found->n == 0)
                 xe_die(x, "No matching VMs found");
-        if (n > 1)
+        if (found->n > 1 && !xe_flag(x->args, "multiple"))
                 xe_die(x, "Multiple matches VMs found. --multiple required to complete the "
                           "operation");
         return found;
 }
 
-char *xe_select_vm(struct xe_ctx *x, bool template_ok)
+/* One VM: as select_vms, but several matches are an error even with --multiple. */
+static struct xv *select_vm(struct xe_ctx *x, bool templates, const char *const *ignore)
 {
-        struct xv *r = select_vm(x, template_ok);
-        char *s = strdup(xv_str(r));
-        xv_free(r);
-        return s;
+        struct xv *vms = select_vms(x, templates, ignore);
+        if (vms->n > 1)
+                xe_die(x, "Multiple matches VMs found. Operation can only be performed on one VM "
+                          "at a time");
+        struct xv *vm = xv_copy(vms->items[0]);
+        xv_free(vms);
+        return vm;
 }
 
 static void print_uuid_of(struct xe_ctx *x, const char *cls, const struct xv *ref)
@@ -82,15 +106,19 @@ static const struct op ops[] = {
 
 static int lifecycle(struct xe_ctx *x, const struct op *op)
 {
-        struct xv *vm = select_vm(x, false);
+        static const char *const ignore[] = {"force", "paused", "on", NULL};
+        struct xv *vms = select_vms(x, false, ignore);
         bool force = xe_flag(x->args, "force");
-        struct xv *r;
-        if (op->args == 2)
-                r = xe_call(x, op->method, 3, vm, xv_bool(xe_flag(x->args, "paused")),
-                            xv_bool(force));
-        else
-                r = xe_call(x, force && op->forced ? op->forced : op->method, 1, vm);
-        xv_free(r);
+        for (size_t i = 0; i < vms->n; i++) {
+                struct xv *vm = xv_copy(vms->items[i]), *r;
+                if (op->args == 2)
+                        r = xe_call(x, op->method, 3, vm, xv_bool(xe_flag(x->args, "paused")),
+                                    xv_bool(force));
+                else
+                        r = xe_call(x, force && op->forced ? op->forced : op->method, 1, vm);
+                xv_free(r);
+        }
+        xv_free(vms);
         return 0;
 }
 
@@ -288,30 +316,43 @@ static struct xv *owned_vdis(struct xe_ctx *x, const struct xv *vm)
 
 static int vm_uninstall(struct xe_ctx *x)
 {
-        struct xv *vm = select_vm(x, false);
-        struct xv *vdis = owned_vdis(x, vm);
-        struct xv *name = xe_call(x, "VM.get_name_label", 1, xv_copy(vm));
+        static const char *const ignore[] = {"force", NULL};
+        struct xv *vms = select_vms(x, false, ignore);
+        struct xv **vdis = calloc(vms->n, sizeof *vdis);
+        if (!vdis)
+                xe_die(x, "out of memory");
         puts("The following items are about to be destroyed");
-        printf("VM : %s (%s)\n", xe_ref_uuid(x, "VM", xv_str(vm)), xv_str(name));
-        for (size_t i = 0; i < vdis->n; i++) {
-                struct xv *vname = xe_call(x, "VDI.get_name_label", 1, xv_copy(vdis->items[i]));
-                printf("VDI: %s (%s)\n", xe_ref_uuid(x, "VDI", xv_str(vdis->items[i])),
-                       xv_str(vname));
-                xv_free(vname);
+        for (size_t v = 0; v < vms->n; v++) {
+                const struct xv *vm = vms->items[v];
+                struct xv *name = xe_call(x, "VM.get_name_label", 1, xv_copy(vm));
+                printf("VM : %s (%s)\n", xe_ref_uuid(x, "VM", xv_str(vm)), xv_str(name));
+                xv_free(name);
+                vdis[v] = owned_vdis(x, vm);
+                for (size_t i = 0; i < vdis[v]->n; i++) {
+                        struct xv *vname =
+                            xe_call(x, "VDI.get_name_label", 1, xv_copy(vdis[v]->items[i]));
+                        printf("VDI: %s (%s)\n", xe_ref_uuid(x, "VDI", xv_str(vdis[v]->items[i])),
+                               xv_str(vname));
+                        xv_free(vname);
+                }
         }
         if (xe_flag(x->args, "force") || user_says_yes()) {
-                struct xv *ps = xe_call(x, "VM.get_power_state", 1, xv_copy(vm));
-                if (strcasecmp(xv_str(ps), "Halted") != 0)
-                        xv_free(xe_call(x, "VM.hard_shutdown", 1, xv_copy(vm)));
-                xv_free(ps);
-                xv_free(xe_call(x, "VM.destroy", 1, xv_copy(vm)));
-                for (size_t i = 0; i < vdis->n; i++)
-                        xv_free(xe_call(x, "VDI.destroy", 1, xv_copy(vdis->items[i])));
+                for (size_t v = 0; v < vms->n; v++) {
+                        const struct xv *vm = vms->items[v];
+                        struct xv *ps = xe_call(x, "VM.get_power_state", 1, xv_copy(vm));
+                        if (strcasecmp(xv_str(ps), "Halted") != 0)
+                                xv_free(xe_call(x, "VM.hard_shutdown", 1, xv_copy(vm)));
+                        xv_free(ps);
+                        xv_free(xe_call(x, "VM.destroy", 1, xv_copy(vm)));
+                        for (size_t i = 0; i < vdis[v]->n; i++)
+                                xv_free(xe_call(x, "VDI.destroy", 1, xv_copy(vdis[v]->items[i])));
+                }
                 puts("All objects destroyed");
         }
-        xv_free(name);
-        xv_free(vdis);
-        xv_free(vm);
+        for (size_t v = 0; v < vms->n; v++)
+                xv_free(vdis[v]);
+        free(vdis);
+        xv_free(vms);
         return 0;
 }
 
@@ -320,7 +361,9 @@ static int vm_duplicate(struct xe_ctx *x, const char *cmd)
 {
         const char *new_name = xe_required(x, "new-name-label");
         const char *desc = xe_param(x->args, "new-name-description");
-        struct xv *vm = select_vm(x, strcmp(cmd, "vm-snapshot") != 0), *r;
+        static const char *const own[] = {"new-name-label", "new-name-description",
+                                          "ignore-vdi-uuids", "sr-uuid", NULL};
+        struct xv *vm = select_vm(x, strcmp(cmd, "vm-snapshot") != 0, own), *r;
         if (strcmp(cmd, "vm-clone") == 0) {
                 r = xe_call(x, "VM.clone", 2, vm, xv_string(new_name));
         } else if (strcmp(cmd, "vm-copy") == 0) {
