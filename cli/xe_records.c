@@ -152,6 +152,19 @@ struct xv *xe_parse_kind(struct xe_ctx *x, const struct xe_field *f, enum xe_kin
                 if (strncmp(s, "OpaqueRef:", 10) == 0)
                         return xv_string(s);
                 return xe_ref_by_uuid(x, f->ref, s);
+        case XE_K_ENUM:
+                /* xe prints enums in lower case; send the IDL's spelling of what was typed */
+                for (const char *v = f->enum_values; v && *v;) {
+                        size_t n = strcspn(v, "|");
+                        if (strlen(s) == n && strncasecmp(v, s, n) == 0) {
+                                char *exact = strndup(v, n);
+                                struct xv *r = xv_string(exact);
+                                free(exact);
+                                return r;
+                        }
+                        v += n + (v[n] == '|');
+                }
+                return xv_string(s);
         default:
                 return xv_string(s);
         }

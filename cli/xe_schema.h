@@ -26,6 +26,7 @@ struct xe_field {
         const char *setter; /* "set_name_label", or NULL when read-only */
         const char *adder;  /* add_X (sets) or add_to_X (maps), NULL when absent */
         const char *remover;
+        const char *enum_values; /* "a|b|c": the values of an enum (element or map value) */
 };
 
 struct xe_class {

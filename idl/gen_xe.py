@@ -82,10 +82,13 @@ def main():
                 shape, key, (val, ref) = "XE_MAP", kind(k), kind(v)
                 add, remove = "add_to_" + n, "remove_from_" + n
             setter = "set_" + n
-            rows.append("\t{%s, %s, %s, %s, %s, %s, %s, %s, %s}," % (
+            elem = t[:-4] if shape == "XE_SET" else split_map(t)[1] if shape == "XE_MAP" else t
+            values = "|".join(idl["enums"].get(elem[5:], [])) if elem.startswith("enum ") else None
+            rows.append("\t{%s, %s, %s, %s, %s, %s, %s, %s, %s, %s}," % (
                 cstr(n), cstr(xe), shape, key[0], val, cstr(ref),
                 cstr(setter if setter in msgs else None),
-                cstr(add if add in msgs else None), cstr(remove if remove in msgs else None)))
+                cstr(add if add in msgs else None), cstr(remove if remove in msgs else None),
+                cstr(values)))
         cid = "xe_fields_" + c["name"]
         out.append("static const struct xe_field %s[] = {\n%s\n};" % (cid, "\n".join(rows)))
         classes.append("\t{%s, %s, %s, %d}," % (
