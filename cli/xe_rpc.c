@@ -98,11 +98,11 @@ static void login(struct xe_ctx *x)
 
 static struct xv *vcall(struct xe_ctx *x, bool die, const char *method, size_t n, va_list ap)
 {
+        if (!x->session)
+                login(x);
         struct xv **p = calloc(n + 1, sizeof *p);
         if (!p)
                 xe_die(x, "out of memory");
-        if (!x->session)
-                login(x);
         p[0] = xv_string(x->session);
         for (size_t i = 0; i < n; i++)
                 p[i + 1] = va_arg(ap, struct xv *);
