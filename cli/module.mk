@@ -35,3 +35,8 @@ install: install-xe-completion
 install-xe-completion:
 	install -d $(DESTDIR)$(BASHCOMPDIR)
 	install -m 0644 etc/bash_completion.d/xe $(DESTDIR)$(BASHCOMPDIR)/xe
+
+# The libFuzzer target of xe's XML-RPC parser links libxe.a too (see mk/fuzz.mk).
+ifeq ($(FUZZ),1)
+$(B)/fuzz/fuzz_xe_xmlrpc: $(LIBXE)
+endif
