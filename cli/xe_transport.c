@@ -2,6 +2,7 @@
  * a connection the server closed is reopened once before giving up. */
 #include "cli/xe_transport.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <openssl/err.h>
@@ -92,8 +93,12 @@ static int open_tls(struct xe_conn *c, char **error)
         if (c->ssl_ctx)
                 SSL_CTX_set_min_proto_version(c->ssl_ctx, TLS1_2_VERSION);
         c->ssl = c->ssl_ctx ? SSL_new(c->ssl_ctx) : NULL;
-        if (!c->ssl || !SSL_set_fd(c->ssl, c->fd) || !SSL_set_tlsext_host_name(c->ssl, c->host) ||
-            SSL_connect(c->ssl) != 1) {
+        /* SNI names hosts, never addresses (RFC 6066) */
+        unsigned char addr[sizeof(struct in6_addr)];
+        bool literal =
+            inet_pton(AF_INET, c->host, addr) == 1 || inet_pton(AF_INET6, c->host, addr) == 1;
+        if (!c->ssl || !SSL_set_fd(c->ssl, c->fd) ||
+            (!literal && !SSL_set_tlsext_host_name(c->ssl, c->host)) || SSL_connect(c->ssl) != 1) {
                 unsigned long e = ERR_get_error();
                 *error = fail("TLS handshake with %s:%d failed: %s", c->host, c->port,
                               e ? ERR_reason_error_string(e) : "connection closed");
