@@ -133,6 +133,56 @@ int xe_args_parse(int argc, char *const *argv, struct xe_args *a, char **error)
         return 0;
 }
 
+int xe_args_add_extra(struct xe_args *a, const char *extra, char **error)
+{
+        *error = NULL;
+        for (const char *p = extra; p && *p;) {
+                /* one segment: up to an unescaped comma; backslashes dropped */
+                char *seg = malloc(strlen(p) + 1);
+                size_t n = 0;
+                if (!seg)
+                        return -1;
+                for (; *p && *p != ','; p++) {
+                        if (*p == '\\' && p[1])
+                                p++;
+                        seg[n++] = *p;
+                }
+                seg[n] = '\0';
+                if (*p == ',')
+                        p++;
+                char *eq = strchr(seg, '=');
+                int r = 0;
+                if (n == 0) {
+                        /* empty segment */
+                } else if (strncmp(seg, "--", 2) == 0) {
+                        add_param(a, seg + 2, strlen(seg + 2), "true");
+                } else if (eq) {
+                        *eq = '\0';
+                        /* the command line wins over the environment */
+                        char **have = !strcmp(seg, "server")         ? &a->server
+                                      : !strcmp(seg, "username")     ? &a->user
+                                      : !strcmp(seg, "password")     ? &a->password
+                                      : !strcmp(seg, "passwordfile") ? &a->pwfile
+                                                                     : NULL;
+                        bool used = false;
+                        if (have && *have)
+                                used = true;
+                        else if (!strcmp(seg, "port") && a->port)
+                                used = true;
+                        else
+                                r = connection_kv(a, seg, eq + 1, error, &used);
+                        if (r == 0 && !used)
+                                add_param(a, seg, strlen(seg), eq + 1);
+                } else {
+                        add_param(a, seg, n, "");
+                }
+                free(seg);
+                if (r < 0)
+                        return -1;
+        }
+        return 0;
+}
+
 void xe_args_free(struct xe_args *a)
 {
         free(a->server);

@@ -26,6 +26,10 @@ struct xe_args {
 
 /* 0, or -1 with *error (malloc'd) naming what is wrong. */
 int xe_args_parse(int argc, char *const *argv, struct xe_args *a, char **error);
+/* XE_EXTRA_ARGS, as XAPI's xe reads it: comma-separated arguments ("\\," for a comma in
+ * one) added to the command line's; connection settings there apply only where the
+ * command line gave none. */
+int xe_args_add_extra(struct xe_args *a, const char *extra, char **error);
 void xe_args_free(struct xe_args *a);
 /* The value of the first `key`, or NULL. */
 const char *xe_param(const struct xe_args *a, const char *key);

@@ -65,7 +65,8 @@ int main(int argc, char **argv)
 {
         struct xe_args args;
         char *error = NULL;
-        if (xe_args_parse(argc, argv, &args, &error) < 0) {
+        if (xe_args_parse(argc, argv, &args, &error) < 0 ||
+            xe_args_add_extra(&args, getenv("XE_EXTRA_ARGS"), &error) < 0) {
                 fprintf(stderr, "%s\nFor usage run: 'xe help'\n", error);
                 free(error);
                 return 1;

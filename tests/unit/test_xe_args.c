@@ -109,6 +109,33 @@ static void test_no_command(void **state)
         xe_args_free(&a);
 }
 
+static void test_extra_args(void **state)
+{
+        struct xe_args a;
+        char *err = NULL;
+        assert_int_equal(PARSE(&a, &err, "-s", "cmdline", "vm-list", "name-label=x"), 0);
+        assert_int_equal(xe_args_add_extra(&a,
+                                           "server=env,port=8443,username=u,--minimal,"
+                                           "name-label=y,other-config:k=a\\,b,,bare",
+                                           &err),
+                         0);
+        assert_string_equal(a.server, "cmdline"); /* the command line wins */
+        assert_int_equal(a.port, 8443);
+        assert_string_equal(a.user, "u");
+        assert_true(xe_flag(&a, "minimal"));
+        assert_string_equal(xe_param(&a, "name-label"), "x");
+        assert_string_equal(xe_param(&a, "other-config:k"), "a,b"); /* \, is a comma */
+        assert_string_equal(xe_param(&a, "bare"), "");
+        assert_int_equal(a.n_params, 5);
+        assert_int_equal(xe_args_add_extra(&a, NULL, &err), 0);
+        xe_args_free(&a);
+        assert_int_equal(PARSE(&a, &err, "vm-list"), 0);
+        assert_int_equal(xe_args_add_extra(&a, "port=none", &err), -1);
+        assert_string_equal(err, "Invalid port: none");
+        free(err);
+        xe_args_free(&a);
+}
+
 static void test_std_params(void **state)
 {
         assert_true(xe_is_std_param("minimal"));
@@ -125,6 +152,7 @@ int main(void)
             cmocka_unit_test(test_connection_options),
             cmocka_unit_test(test_errors),
             cmocka_unit_test(test_no_command),
+            cmocka_unit_test(test_extra_args),
             cmocka_unit_test(test_std_params),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
