@@ -6,7 +6,6 @@
 #include "cli/xe.h"
 #include "cli/xe_views.h"
 
-
 /* XAPI's defaults (cli_operations.ml gen_cmds); a class without an entry lists uuid and its
  * name fields. */
 static const struct xe_view views[] = {
