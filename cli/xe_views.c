@@ -44,7 +44,7 @@ static const struct xe_view views[] = {
 };
 
 const char *const xe_verbs[] = {"list",      "param-list",   "param-get",  "param-set",
-                                    "param-add", "param-remove", "param-clear"};
+                                "param-add", "param-remove", "param-clear"};
 const size_t xe_n_verbs = 7;
 
 bool xe_in_csv(const char *csv, const char *name)
@@ -80,7 +80,7 @@ static bool find_view(const char *name, size_t len, struct xe_view *out)
 }
 
 bool xe_view_lookup(const char *cmd, const struct xe_class **cls, const char **verb,
-                           struct xe_view *view)
+                    struct xe_view *view)
 {
         for (size_t v = 0; v < xe_n_verbs; v++) {
                 size_t cl = strlen(cmd), vl = strlen(xe_verbs[v]);
