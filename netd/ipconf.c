@@ -156,7 +156,8 @@ static int apply_links(struct nl_ctx *ctx, const Ts__Net__ApplyBridges *w, int *
                 if (nl_link_get(ctx, lc->name, &li) < 0)
                         continue; /* not there (yet) */
                 int r = 0;
-                if (lc->mtu > 0 && li.mtu != lc->mtu && (r = nl_link_set_mtu(ctx, lc->name, lc->mtu)) == 0)
+                if (lc->mtu > 0 && li.mtu != lc->mtu &&
+                    (r = nl_link_set_mtu(ctx, lc->name, lc->mtu)) == 0)
                         (*actions)++;
                 if (r < 0 && !first)
                         first = r;

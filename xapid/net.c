@@ -18,6 +18,7 @@
 #include "proto/net.pb-c.h"
 #include "xapid/api.h"
 #include "xapid/db.h"
+#include "xapid/net_desired.h"
 #include "xapid/rpc.h"
 #include "xapid/rpc_value.h"
 #include "xapid/rpc_writer.h"
@@ -107,7 +108,6 @@ static int sync_nic(struct xapi *x, const struct nic *nic, int *introduced)
         if (row != NULL) {
                 set_field(x->db, row, API_PIF_F_MAC, &mac, &mclass_PIF);
                 set_field(x->db, row, API_PIF_F_MTU, &nic->mtu, &mclass_PIF);
-                set_field(x->db, row, API_PIF_F_currently_attached, &nic->up, &mclass_PIF);
                 refresh_metrics(x, ((struct api_PIF *)row->rec)->metrics, nic);
                 return 0;
         }
@@ -144,7 +144,7 @@ static int sync_nic(struct xapi *x, const struct nic *nic, int *introduced)
         p->MTU = nic->mtu;
         p->VLAN = -1;
         p->physical = true;
-        p->currently_attached = nic->up;
+        p->currently_attached = true; /* plugged: netd brings it up (PIF.unplug undoes) */
         p->managed = true;
         r = db_insert(x->db, &mclass_PIF, NULL, p, NULL);
         if (r < 0)
@@ -246,51 +246,14 @@ static void on_apply_reply(int status, const ProtobufCMessage *body, const char 
 static int send_apply(struct apply *a)
 {
         struct xapi *x = a->x;
-        size_t nn = db_count(x->db, &mclass_network);
-        Ts__Net__Bridge *bv = calloc(nn ? nn : 1, sizeof(*bv));
-        Ts__Net__Bridge **bp = calloc(nn ? nn : 1, sizeof(*bp));
-        size_t np = db_count(x->db, &mclass_PIF);
-        char **ports = calloc(np ? np : 1, sizeof(*ports));
-        if (bv == NULL || bp == NULL || ports == NULL) {
-                free(bv);
-                free(bp);
-                free(ports);
-                return -ENOMEM;
-        }
-        Ts__Net__ApplyBridges req = TS__NET__APPLY_BRIDGES__INIT;
-        req.bridges = bp;
-        size_t used = 0;
-        for (size_t i = 0; i < nn; i++) {
-                struct db_row *row = db_row_at(x->db, &mclass_network, i);
-                const struct api_network *n = row->rec;
-                if (!n->managed || n->bridge[0] == '\0' || strlen(n->bridge) >= IFNAMSIZ)
-                        continue;
-                bool dup = false;
-                for (size_t j = 0; j < req.n_bridges && !dup; j++)
-                        dup = strcmp(bp[j]->name, n->bridge) == 0;
-                if (dup)
-                        continue;
-                Ts__Net__Bridge *b = &bv[req.n_bridges];
-                ts__net__bridge__init(b);
-                b->name = n->bridge;
-                b->mtu = n->MTU > 0 && n->MTU <= 65535 ? (uint32_t)n->MTU : 0;
-                b->ports = &ports[used];
-                for (size_t k = 0; k < np; k++) {
-                        const struct api_PIF *p = db_row_at(x->db, &mclass_PIF, k)->rec;
-                        if (p->physical && strcmp(p->network, row->ref) == 0 &&
-                            strcmp(p->host, x->host_ref) == 0 && used < np) {
-                                ports[used++] = p->device;
-                                b->n_ports++;
-                        }
-                }
-                bp[req.n_bridges++] = b;
-        }
-        int r = msg_link_request(x->msg, NETD_IDENTITY, &req.base,
-                                 &ts__net__apply_bridges_reply__descriptor, APPLY_TIMEOUT,
-                                 on_apply_reply, a);
-        free(bv);
-        free(bp);
-        free(ports);
+        struct net_desired want;
+        int r = net_desired_build(x->db, x->host_ref, &want);
+        if (r < 0)
+                return r;
+        r = msg_link_request(x->msg, NETD_IDENTITY, &want.msg.base,
+                             &ts__net__apply_bridges_reply__descriptor, APPLY_TIMEOUT,
+                             on_apply_reply, a);
+        net_desired_free(&want);
         return r;
 }
 
@@ -339,8 +302,7 @@ static void call_done(int r, const char *text, void *arg)
         free(c);
 }
 
-/* Applies the bridges and answers the call when netd did (REF: the result, or NULL). */
-static int apply_and_answer(struct api_ctx *ctx, const char *ref, struct rpc_writer *w)
+int net_apply_and_answer(struct api_ctx *ctx, const char *ref, struct rpc_writer *w)
 {
         struct xapi *x = rpc_req_xapi(ctx->user);
         struct net_call *c = calloc(1, sizeof(*c));
@@ -378,7 +340,7 @@ int h_PIF_scan(struct api_ctx *ctx, const struct rpc_value *const *params, size_
         if (p == NULL || strcmp(host, x->host_ref) != 0)
                 return api_error_set(err, "INTERNAL_ERROR", "netd is not connected", NULL);
         net_sync_from_peer(x, p);
-        return apply_and_answer(ctx, NULL, w); /* its reply has the NICs as they are now */
+        return net_apply_and_answer(ctx, NULL, w); /* its reply has the NICs as they are now */
 }
 
 /* network.create(session, record) */
@@ -417,7 +379,7 @@ int h_network_create(struct api_ctx *ctx, const struct rpc_value *const *params,
                                      "", NULL);
         }
         log_info("network %s created on bridge %s", row->ref, rec->bridge);
-        return apply_and_answer(ctx, row->ref, w);
+        return net_apply_and_answer(ctx, row->ref, w);
 }
 
 /* network.destroy(session, self) */
@@ -449,5 +411,5 @@ int h_network_destroy(struct api_ctx *ctx, const struct rpc_value *const *params
         log_info("network %s destroyed (bridge %s)", self,
                  ((struct api_network *)row->rec)->bridge);
         db_delete(ctx->db, row);
-        return apply_and_answer(ctx, NULL, w);
+        return net_apply_and_answer(ctx, NULL, w);
 }

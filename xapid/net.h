@@ -5,8 +5,9 @@
  * introduces a PIF (with PIF_metrics) per NIC, and for each the network "Pool-wide network
  * associated with ethN" on bridge "xenbrN", as XAPI names them; it is idempotent (a PIF is
  * found again by host and device, a network by its bridge).  net_apply sends the complete
- * set of bridges of managed networks (ports: this host's physical PIFs on them) to netd;
- * its reply carries the NICs again, which refresh the PIFs (MTU, carrier, attached).
+ * desired state (net_desired.h: bridges with PIF and VIF ports, VLANs, bonds, IP
+ * configuration) to netd; its reply carries the NICs again, which refresh the PIFs (MAC, MTU,
+ * carrier).  PIF.currently_attached is the API's (PIF.plug/unplug), not the kernel's.
  *
  * Handlers here: PIF.scan, network.create (bridge "xapiN", the lowest free N, when none is
  * given), network.destroy (NETWORK_CONTAINS_PIF / NETWORK_CONTAINS_VIF as XAPI). */
@@ -15,6 +16,8 @@
 
 struct xapi;
 struct msg_peer_info;
+struct api_ctx;
+struct rpc_writer;
 
 /* Introduces or refreshes PIFs and networks from a netd peer's Hello state; returns the
  * number of NICs seen.  The caller commits. */
@@ -25,5 +28,14 @@ int net_sync_from_peer(struct xapi *x, const struct msg_peer_info *peer);
  * from the reply are committed before DONE runs.  Returns 0, or -EHOSTUNREACH (netd is not
  * connected: it gets the state when it says Hello) without calling DONE. */
 int net_apply(struct xapi *x, void (*done)(int r, const char *text, void *arg), void *arg);
+
+/* For handlers that change the desired state: sends it to netd and answers the call when
+ * netd has converged (or at once when netd is not connected: it converges on its Hello).
+ * REF (may be NULL) is written as the call's result.  A failure of netd is logged, not the
+ * call's error: the datamodel is right and netd converges again on the next change. */
+int net_apply_and_answer(struct api_ctx *ctx, const char *ref, struct rpc_writer *w);
+
+/* Registers the handler of netd's LinkEvents (PIF_metrics from the kernel's link state). */
+int net_events_init(struct xapi *x);
 
 #endif
