@@ -285,7 +285,8 @@ static int build_vlans(struct net_desired *d, struct db *db, const char *host, s
                 struct db_row *vr = db_get(db, &mclass_VLAN, p->VLAN_master_of);
                 if (vr == NULL)
                         continue;
-                struct db_row *tr = db_get(db, &mclass_PIF, ((struct api_VLAN *)vr->rec)->tagged_PIF);
+                struct db_row *tr =
+                    db_get(db, &mclass_PIF, ((struct api_VLAN *)vr->rec)->tagged_PIF);
                 if (tr == NULL)
                         continue;
                 char name[64], parent[64];
@@ -341,8 +342,7 @@ static int build_bonds(struct net_desired *d, struct db *db, const char *host, s
                                 return -ENOMEM;
                 }
                 for (size_t k = 0; k < bond->properties.n; k++)
-                        if (add_kv(d, &props, bond->properties.k[k].s,
-                                   bond->properties.v[k].s) < 0)
+                        if (add_kv(d, &props, bond->properties.k[k].s, bond->properties.v[k].s) < 0)
                                 return -ENOMEM;
                 for (size_t k = 0; k < master->other_config.n; k++)
                         if (strncmp(master->other_config.k[k].s, "bond-", 5) == 0 &&
