@@ -98,8 +98,11 @@ static void refresh_metrics(struct xapi *x, const char *ref, const struct nic *n
         db_set(x->db, m, API_PIF_metrics_F_last_updated, &now);
 }
 
-/* Introduces (or refreshes) the PIF of NIC; *INTRODUCED is incremented for a new one. */
-static int sync_nic(struct xapi *x, const struct nic *nic, int *introduced)
+/* Introduces (or refreshes) the PIF of NIC; *INTRODUCED is incremented for a new one.
+ * With INTRODUCE false an unknown NIC is left alone (a forgotten PIF stays forgotten until
+ * PIF.scan or netd's next Hello, as in XAPI). */
+static int sync_nic(struct xapi *x, const struct nic *nic, int *introduced, bool introduce,
+                    struct db_row **out)
 {
         if (nic->device == NULL || nic->device[0] == '\0' || strlen(nic->device) >= IFNAMSIZ)
                 return -EINVAL;
@@ -109,8 +112,12 @@ static int sync_nic(struct xapi *x, const struct nic *nic, int *introduced)
                 set_field(x->db, row, API_PIF_F_MAC, &mac, &mclass_PIF);
                 set_field(x->db, row, API_PIF_F_MTU, &nic->mtu, &mclass_PIF);
                 refresh_metrics(x, ((struct api_PIF *)row->rec)->metrics, nic);
+                if (out != NULL)
+                        *out = row;
                 return 0;
         }
+        if (!introduce)
+                return -ENOENT;
         char bridge[IFNAMSIZ];
         bridge_of(nic->device, bridge, sizeof(bridge));
         struct db_row *net = find_network(x->db, bridge);
@@ -146,9 +153,12 @@ static int sync_nic(struct xapi *x, const struct nic *nic, int *introduced)
         p->physical = true;
         p->currently_attached = true; /* plugged: netd brings it up (PIF.unplug undoes) */
         p->managed = true;
-        r = db_insert(x->db, &mclass_PIF, NULL, p, NULL);
+        struct db_row *prow;
+        r = db_insert(x->db, &mclass_PIF, NULL, p, &prow);
         if (r < 0)
                 return r;
+        if (out != NULL)
+                *out = prow;
         log_info("introduced PIF %s (%s) on network %s", nic->device, mac, bridge);
         (*introduced)++;
         return 0;
@@ -179,7 +189,7 @@ int net_sync_from_peer(struct xapi *x, const struct msg_peer_info *peer)
                         json_decref(o);
                         continue;
                 }
-                if (sync_nic(x, &nic, &introduced) == 0)
+                if (sync_nic(x, &nic, &introduced, true, NULL) == 0)
                         n++;
                 json_decref(o);
         }
@@ -193,6 +203,7 @@ struct apply {
         void (*done)(int r, const char *text, void *arg);
         void *arg;
         int rounds;
+        bool introduce; /* PIF.scan: PIFs for new NICs in the reply */
         int result;
         char text[256];
 };
@@ -226,7 +237,7 @@ static void on_apply_reply(int status, const ProtobufCMessage *body, const char 
                 const Ts__Net__Nic *n = rep->nics[i];
                 struct nic nic = {n->device, n->mac, n->mtu, n->carrier, n->up};
                 if (n->physical)
-                        sync_nic(a->x, &nic, &introduced);
+                        sync_nic(a->x, &nic, &introduced, a->introduce, NULL);
         }
         if (introduced > 0 && a->rounds++ < 2 && send_apply(a) == 0)
                 return; /* new PIFs: their bridges too */
@@ -257,20 +268,34 @@ static int send_apply(struct apply *a)
         return r;
 }
 
-int net_apply(struct xapi *x, void (*done)(int r, const char *text, void *arg), void *arg)
+static int start_apply(struct xapi *x, bool introduce,
+                       void (*done)(int r, const char *text, void *arg), void *arg)
 {
         if (x->msg == NULL || msg_link_peer(x->msg, NETD_IDENTITY) == NULL)
                 return -EHOSTUNREACH;
         struct apply *a = calloc(1, sizeof(*a));
         if (a == NULL)
                 return -ENOMEM;
-        *a = (struct apply){.x = x, .done = done, .arg = arg};
+        *a = (struct apply){.x = x, .done = done, .arg = arg, .introduce = introduce};
         int r = send_apply(a);
         if (r < 0) {
                 log_warnx("cannot send the bridges to netd: %s", strerror(-r));
                 free(a);
         }
         return r;
+}
+
+int net_apply(struct xapi *x, void (*done)(int r, const char *text, void *arg), void *arg)
+{
+        return start_apply(x, false, done, arg);
+}
+
+int net_pif_introduce(struct xapi *x, const char *device, const char *mac, int64_t mtu,
+                      struct db_row **out)
+{
+        struct nic nic = {.device = device, .mac = mac, .mtu = mtu, .carrier = false, .up = false};
+        int introduced = 0;
+        return sync_nic(x, &nic, &introduced, true, out);
 }
 
 /* --- handlers --- */
@@ -302,7 +327,8 @@ static void call_done(int r, const char *text, void *arg)
         free(c);
 }
 
-int net_apply_and_answer(struct api_ctx *ctx, const char *ref, struct rpc_writer *w)
+static int apply_and_answer(struct api_ctx *ctx, bool introduce, const char *ref,
+                            struct rpc_writer *w)
 {
         struct xapi *x = rpc_req_xapi(ctx->user);
         struct net_call *c = calloc(1, sizeof(*c));
@@ -310,7 +336,7 @@ int net_apply_and_answer(struct api_ctx *ctx, const char *ref, struct rpc_writer
                 free(c);
                 return -ENOMEM;
         }
-        int r = net_apply(x, call_done, c);
+        int r = start_apply(x, introduce, call_done, c);
         if (r < 0) {
                 free(c->ref);
                 free(c);
@@ -321,6 +347,11 @@ int net_apply_and_answer(struct api_ctx *ctx, const char *ref, struct rpc_writer
         c->req = rpc_defer(ctx);
         rpc_on_cancel(c->req, call_cancel, c);
         return 0;
+}
+
+int net_apply_and_answer(struct api_ctx *ctx, const char *ref, struct rpc_writer *w)
+{
+        return apply_and_answer(ctx, false, ref, w);
 }
 
 static const char *str_param(const struct rpc_value *const *params, size_t n, size_t i)
@@ -340,7 +371,7 @@ int h_PIF_scan(struct api_ctx *ctx, const struct rpc_value *const *params, size_
         if (p == NULL || strcmp(host, x->host_ref) != 0)
                 return api_error_set(err, "INTERNAL_ERROR", "netd is not connected", NULL);
         net_sync_from_peer(x, p);
-        return net_apply_and_answer(ctx, NULL, w); /* its reply has the NICs as they are now */
+        return apply_and_answer(ctx, true, NULL, w); /* its reply has the NICs as they are now */
 }
 
 /* network.create(session, record) */

@@ -14,6 +14,8 @@
 #ifndef TS_XAPID_NET_H
 #define TS_XAPID_NET_H
 
+#include <stdint.h>
+
 struct xapi;
 struct msg_peer_info;
 struct api_ctx;
@@ -34,6 +36,12 @@ int net_apply(struct xapi *x, void (*done)(int r, const char *text, void *arg), 
  * REF (may be NULL) is written as the call's result.  A failure of netd is logged, not the
  * call's error: the datamodel is right and netd converges again on the next change. */
 int net_apply_and_answer(struct api_ctx *ctx, const char *ref, struct rpc_writer *w);
+
+/* Introduces the PIF (with PIF_metrics, and its network "xenbrN" if new) of the NIC DEVICE
+ * with MAC and MTU, or finds the existing one; *OUT (may be NULL) receives its row. */
+struct db_row;
+int net_pif_introduce(struct xapi *x, const char *device, const char *mac, int64_t mtu,
+                      struct db_row **out);
 
 /* Registers the handler of netd's LinkEvents (PIF_metrics from the kernel's link state). */
 int net_events_init(struct xapi *x);

@@ -66,19 +66,18 @@ static void on_reply(int status, const ProtobufCMessage *body, const char *errte
         struct driver *d = arg;
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
-        long long us = (now.tv_sec - d->sent.tv_sec) * 1000000LL +
-                       (now.tv_nsec - d->sent.tv_nsec) / 1000;
+        long long us =
+            (now.tv_sec - d->sent.tv_sec) * 1000000LL + (now.tv_nsec - d->sent.tv_nsec) / 1000;
         json_t *o = json_object();
         if (status < 0) {
                 json_object_set_new(o, "error", json_integer(-status));
                 json_object_set_new(o, "text", json_string(errtext ? errtext : ""));
         } else {
                 const Ts__Net__ApplyBridgesReply *r = (const Ts__Net__ApplyBridgesReply *)body;
-                json_object_set_new(o, "reply",
-                                    json_pack("{s:i, s:i, s:s, s:i}", "actions", r->actions,
-                                              "errnum", r->errnum, "message",
-                                              r->message ? r->message : "", "nics",
-                                              (int)r->n_nics));
+                json_object_set_new(
+                    o, "reply",
+                    json_pack("{s:i, s:i, s:s, s:i}", "actions", r->actions, "errnum", r->errnum,
+                              "message", r->message ? r->message : "", "nics", (int)r->n_nics));
         }
         json_object_set_new(o, "us", json_integer(us));
         emit(o);
