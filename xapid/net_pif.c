@@ -82,24 +82,21 @@ int h_PIF_plug(struct api_ctx *ctx, const struct rpc_value *const *params, size_
         return net_apply_and_answer(ctx, NULL, w);
 }
 
-/* PIF.unplug(session, self) */
-int h_PIF_unplug(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
-                 struct rpc_writer *w, struct api_error *err)
+int net_pif_assert_unpluggable(struct db *db, struct db_row *row, struct api_error *err)
 {
-        struct db_row *row = pif_param(ctx, params, n, err);
-        if (row == NULL || assert_managed(row, err) < 0)
+        if (assert_managed(row, err) < 0)
                 return -EINVAL;
         const struct api_PIF *p = row->rec;
         if (p->management)
                 return api_error_set(err, "PIF_IS_MANAGEMENT_INTERFACE", row->ref, NULL);
         /* a VIF of a live VM resident here on the PIF's network */
-        struct db_row *net = db_get(ctx->db, &mclass_network, p->network);
+        struct db_row *net = db_get(db, &mclass_network, p->network);
         const struct api_network *nw = net ? net->rec : NULL;
         for (size_t i = 0; nw && i < nw->VIFs.n; i++) {
-                struct db_row *vr = db_get(ctx->db, &mclass_VIF, nw->VIFs.v[i].s);
+                struct db_row *vr = db_get(db, &mclass_VIF, nw->VIFs.v[i].s);
                 if (vr == NULL || !((struct api_VIF *)vr->rec)->currently_attached)
                         continue;
-                struct db_row *vm = db_get(ctx->db, &mclass_VM, ((struct api_VIF *)vr->rec)->VM);
+                struct db_row *vm = db_get(db, &mclass_VM, ((struct api_VIF *)vr->rec)->VM);
                 const struct api_VM *v = vm ? vm->rec : NULL;
                 if (v && strcmp(v->resident_on, p->host) == 0 &&
                     (v->power_state == API_VM_POWER_STATE_RUNNING ||
@@ -108,6 +105,17 @@ int h_PIF_unplug(struct api_ctx *ctx, const struct rpc_value *const *params, siz
         }
         if (p->disallow_unplug)
                 return api_error_set(err, "PIF_DOES_NOT_ALLOW_UNPLUG", row->ref, NULL);
+        return 0;
+}
+
+/* PIF.unplug(session, self) */
+int h_PIF_unplug(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                 struct rpc_writer *w, struct api_error *err)
+{
+        struct db_row *row = pif_param(ctx, params, n, err);
+        if (row == NULL || net_pif_assert_unpluggable(ctx->db, row, err) < 0)
+                return -EINVAL;
+        const struct api_PIF *p = row->rec;
         if (!valid_ref(ctx->db, &mclass_Bond, p->bond_slave_of))
                 set_bool(ctx->db, row, API_PIF_F_currently_attached, false);
         return net_apply_and_answer(ctx, NULL, w);
@@ -179,7 +187,8 @@ int h_PIF_introduce(struct api_ctx *ctx, const struct rpc_value *const *params, 
         free(have);
         if (!found)
                 return api_error_set(
-                    err, "COULD_NOT_FIND_NETWORK_INTERFACE_WITH_SPECIFIED_DEVICE_NAME_AND_MAC_ADDRESS",
+                    err,
+                    "COULD_NOT_FIND_NETWORK_INTERFACE_WITH_SPECIFIED_DEVICE_NAME_AND_MAC_ADDRESS",
                     device, mac, NULL);
         struct db_row *row;
         int r = net_pif_introduce(x, device, mac, announced_mtu(x, device), &row);
@@ -238,7 +247,8 @@ static void dns_of(int af, const char *list, char *out, size_t len)
 {
         out[0] = '\0';
         char *copy = strdup(list), *save = NULL;
-        for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save)) {
+        for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t;
+             t = strtok_r(NULL, ",", &save)) {
                 while (*t == ' ')
                         t++;
                 if (*t == '\0' || !valid_ip(af, t))
@@ -266,8 +276,7 @@ int h_PIF_reconfigure_ip(struct api_ctx *ctx, const struct rpc_value *const *par
                 if (!valid_ip(AF_INET, ip))
                         return api_error_set(err, "INVALID_IP_ADDRESS_SPECIFIED", "IP", NULL);
                 if (!valid_ip(AF_INET, mask))
-                        return api_error_set(err, "INVALID_IP_ADDRESS_SPECIFIED", "netmask",
-                                             NULL);
+                        return api_error_set(err, "INVALID_IP_ADDRESS_SPECIFIED", "netmask", NULL);
         }
         const char *names[] = {"IP", "netmask", "gateway"}, *vals[] = {ip, mask, gw};
         for (int i = 0; i < 3; i++)
@@ -385,8 +394,8 @@ int h_host_management_reconfigure(struct api_ctx *ctx, const struct rpc_value *c
 }
 
 /* host.management_disable(session) */
-int h_host_management_disable(struct api_ctx *ctx, const struct rpc_value *const *params,
-                              size_t n, struct rpc_writer *w, struct api_error *err)
+int h_host_management_disable(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                              struct rpc_writer *w, struct api_error *err)
 {
         struct xapi *x = rpc_req_xapi(ctx->user);
         for (size_t i = 0; i < db_count(ctx->db, &mclass_PIF); i++) {
