@@ -56,9 +56,8 @@ static void set_str(char **slot, const char *v)
 }
 
 /* The checks and records of VLAN.create; *VLAN_OUT and *PIF_OUT receive the new rows. */
-static int vlan_create(struct api_ctx *ctx, struct db_row *tagged, int64_t tag,
-                       const char *network, struct db_row **vlan_out, struct db_row **pif_out,
-                       struct api_error *err)
+static int vlan_create(struct api_ctx *ctx, struct db_row *tagged, int64_t tag, const char *network,
+                       struct db_row **vlan_out, struct db_row **pif_out, struct api_error *err)
 {
         struct db_row *net = db_get(ctx->db, &mclass_network, network);
         if (net == NULL)
@@ -195,7 +194,8 @@ int h_VLAN_destroy(struct api_ctx *ctx, const struct rpc_value *const *params, s
         struct db_row *v = db_get(ctx->db, &mclass_VLAN, self);
         if (v == NULL)
                 return api_error_set(err, "HANDLE_INVALID", "VLAN", self, NULL);
-        struct db_row *pif = db_get(ctx->db, &mclass_PIF, ((struct api_VLAN *)v->rec)->untagged_PIF);
+        struct db_row *pif =
+            db_get(ctx->db, &mclass_PIF, ((struct api_VLAN *)v->rec)->untagged_PIF);
         return vlan_destroy(ctx, v, pif, w, err);
 }
 
