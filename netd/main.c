@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/proctitle.h"
+#include "netd/addr.h"
 #include "netd/desired.h"
 #include "netd/ipconf.h"
 #include "netd/link_monitor.h"
@@ -48,6 +49,8 @@ struct netd {
         struct event *reconverge; /* deferred reconciliation after link events */
         struct nic_seen *nics;
         size_t n_nics, cap_nics;
+        char (*virt)[IFNAMSIZ]; /* links known not to be NICs: no LinkEvents, no lookups */
+        size_t n_virt, cap_virt;
 };
 
 /* The physical NICs into the Hello state: "nic/<dev>" = JSON (proto/net.proto), "nics". */
@@ -90,11 +93,12 @@ struct nic_buf {
         char (*macs)[18];
 };
 
-/* The current NICs into REP (for ApplyBridgesReply), pointing into B (free_nics). */
+/* The current NICs into REP (for ApplyBridgesReply), pointing into B (free_nics).  B->links
+ * may already hold a listing that is still right (converge's, when it changed no NIC). */
 static void fill_nics(struct netd *n, Ts__Net__ApplyBridgesReply *rep, struct nic_buf *b)
 {
         struct nl_link_list *links = &b->links;
-        if (nl_link_list(n->nl, links) < 0)
+        if (links->v == NULL && nl_link_list(n->nl, links) < 0)
                 return;
         rep->nics = calloc(links->n ? links->n : 1, sizeof(*rep->nics));
         Ts__Net__Nic *v = b->v = calloc(links->n ? links->n : 1, sizeof(*v));
@@ -130,9 +134,22 @@ static void free_nics(Ts__Net__ApplyBridgesReply *rep, struct nic_buf *b)
         nl_link_list_free(&b->links);
 }
 
+/* True when PLAN changes a link LINKS lists as a NIC (its MTU, state, master...). */
+static bool plan_touches_nic(const struct rc_plan *plan, const struct nl_link_list *links)
+{
+        for (size_t i = 0; i < plan->n; i++) {
+                const struct nl_link_info *li = nl_link_list_find(links, plan->v[i].name);
+                if (li != NULL && li->physical)
+                        return true;
+        }
+        return false;
+}
+
 /* Converges the kernel to N->want: links and addresses (reconcile.c), then DHCP clients,
- * gateways and link settings (ipconf.c).  *ACTIONS receives the number of changes. */
-static int converge(struct netd *n, int *actions)
+ * gateways and link settings (ipconf.c).  *ACTIONS receives the number of changes.  When
+ * LINKS_OUT is not NULL it receives the listing the plan was made from if the NICs in it are
+ * still right (no action touched one), else stays empty (the caller lists again). */
+static int converge(struct netd *n, int *actions, struct nl_link_list *links_out)
 {
         *actions = 0;
         if (n->want == NULL)
@@ -141,10 +158,24 @@ static int converge(struct netd *n, int *actions)
         int r = desired_from_msg(n->want, &want);
         if (r < 0)
                 return r;
+        struct nl_link_list links = {0};
+        struct addr_list addrs = {0};
         struct rc_plan plan = {0};
-        r = reconcile_run(n->nl, &want.rc, &plan);
+        r = nl_link_list(n->nl, &links);
+        if (r == 0 && want.rc.n_ipconfs)
+                r = addr_list(n->nl, &addrs);
+        if (r == 0)
+                r = reconcile_plan(&want.rc, &links, want.rc.n_ipconfs ? &addrs : NULL, &plan);
+        if (r == 0)
+                r = reconcile_apply(n->nl, &plan);
         desired_free(&want);
+        addr_list_free(&addrs);
         *actions = (int)plan.n;
+        if (links_out != NULL && !plan_touches_nic(&plan, &links)) {
+                *links_out = links;
+                links = (struct nl_link_list){0};
+        }
+        nl_link_list_free(&links);
         rc_plan_free(&plan);
         int r2 = ipconf_apply(n->ipconf, n->nl, n->want, actions);
         return r < 0 ? r : r2;
@@ -173,7 +204,8 @@ static int on_apply_bridges(struct msg_link *l, const struct msg_origin *from,
                 ts__net__apply_bridges__free_unpacked(n->want, NULL);
         n->want = copy;
         int actions;
-        r = converge(n, &actions);
+        struct nic_buf nb = {0};
+        r = converge(n, &actions, &nb.links);
         n->applies++;
         Ts__Net__ApplyBridgesReply rep = TS__NET__APPLY_BRIDGES_REPLY__INIT;
         rep.actions = actions;
@@ -181,7 +213,6 @@ static int on_apply_bridges(struct msg_link *l, const struct msg_origin *from,
         rep.message = r < 0 ? (char *)strerror(-r) : "";
         if (r < 0)
                 log_warnx("converging %zu bridge(s): %s", req->n_bridges, strerror(-r));
-        struct nic_buf nb = {0};
         fill_nics(n, &rep, &nb);
         r = msg_link_reply(l, from, &rep.base);
         free_nics(&rep, &nb);
@@ -193,7 +224,7 @@ static void on_reconverge(evutil_socket_t fd, short what, void *arg)
         struct netd *n = arg;
         int actions;
         n->reconverges++;
-        int r = converge(n, &actions);
+        int r = converge(n, &actions, NULL);
         if (r < 0)
                 log_warnx("converging after a link change: %s", strerror(-r));
         else if (actions > 0)
@@ -237,9 +268,36 @@ static long long link_speed(const char *name)
         return v;
 }
 
+static long virt_index(const struct netd *n, const char *name)
+{
+        for (size_t i = 0; i < n->n_virt; i++)
+                if (strcmp(n->virt[i], name) == 0)
+                        return (long)i;
+        return -1;
+}
+
+static void virt_add(struct netd *n, const char *name)
+{
+        if (n->n_virt == n->cap_virt) {
+                size_t cap = n->cap_virt ? 2 * n->cap_virt : 32;
+                char(*v)[IFNAMSIZ] = realloc(n->virt, cap * sizeof(*v));
+                if (v == NULL)
+                        return;
+                n->virt = v;
+                n->cap_virt = cap;
+        }
+        snprintf(n->virt[n->n_virt++], IFNAMSIZ, "%s", name);
+}
+
 /* A NIC changed: tell xapid (PIF_metrics) when what it knows differs. */
 static void report_nic(struct netd *n, const struct link_event *ev)
 {
+        long vi = virt_index(n, ev->name);
+        if (vi >= 0) { /* a bridge, a VIF, a VLAN...: forgotten when it goes */
+                if (ev->deleted)
+                        memcpy(n->virt[vi], n->virt[--n->n_virt], IFNAMSIZ);
+                return;
+        }
         struct nic_seen *s = nic_slot(n, ev->name, false);
         Ts__Net__LinkEvent le = TS__NET__LINK_EVENT__INIT;
         le.device = (char *)ev->name;
@@ -253,8 +311,12 @@ static void report_nic(struct netd *n, const struct link_event *ev)
                 le.speed = -1;
         } else {
                 struct nl_link_info li;
-                if (nl_link_get(n->nl, ev->name, &li) < 0 || !li.physical)
+                if (nl_link_get(n->nl, ev->name, &li) < 0)
                         return;
+                if (!li.physical) {
+                        virt_add(n, ev->name);
+                        return;
+                }
                 long long speed = ev->carrier ? link_speed(ev->name) : -1;
                 bool up = (ev->flags & IFF_UP) != 0;
                 if (s != NULL && s->carrier == ev->carrier && s->up == up && s->mtu == ev->mtu &&
@@ -282,9 +344,11 @@ static void report_nic(struct netd *n, const struct link_event *ev)
 static void on_link_event(const struct link_event *ev, void *arg)
 {
         struct netd *n = arg;
-        if (ev == NULL || (!ev->deleted && desired_mentions(n->want, ev->name))) {
-                /* a VIF's backend (or a NIC, a bond) appeared or changed, or events were
-                 * lost: converge once the burst is over */
+        if (ev == NULL ||
+            (!ev->deleted && ev->master == 0 && desired_mentions(n->want, ev->name))) {
+                /* a wanted port or member without its master: a VIF's backend (or a NIC,
+                 * a bond) appeared or was released behind our back, or events were lost:
+                 * converge once the burst is over */
                 struct timeval tv = {0, 0};
                 if (n->want != NULL && !event_pending(n->reconverge, EV_TIMEOUT, NULL))
                         event_add(n->reconverge, &tv);
@@ -351,6 +415,7 @@ int main(int argc, char **argv)
         if (n.want != NULL)
                 ts__net__apply_bridges__free_unpacked(n.want, NULL);
         free(n.nics);
+        free(n.virt);
         nl_ctx_free(n.nl);
         daemon_fini(&n.d);
         return r;

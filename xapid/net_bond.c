@@ -74,8 +74,9 @@ static int property_error(struct api_error *err, const char *k, const char *v)
 
 static void add_defaults(int mode, struct mmap *m)
 {
-        static const char *const lacp[][2] = {
-            {"hashing_algorithm", "tcpudp_ports"}, {"lacp-time", "slow"}, {"lacp-fallback-ab", "true"}};
+        static const char *const lacp[][2] = {{"hashing_algorithm", "tcpudp_ports"},
+                                              {"lacp-time", "slow"},
+                                              {"lacp-fallback-ab", "true"}};
         if (mode != API_BOND_MODE_LACP)
                 return;
         for (size_t i = 0; i < 3; i++) {
@@ -131,7 +132,8 @@ static void move_vlans(struct db *db, struct db_row *from, struct db_row *to)
         for (size_t i = 0; i < n; i++) {
                 struct db_row *v = db_get(db, &mclass_VLAN, refs[i]);
                 set_text(db, v, API_VLAN_F_tagged_PIF, to->ref);
-                struct db_row *u = db_get(db, &mclass_PIF, ((struct api_VLAN *)v->rec)->untagged_PIF);
+                struct db_row *u =
+                    db_get(db, &mclass_PIF, ((struct api_VLAN *)v->rec)->untagged_PIF);
                 if (u != NULL)
                         set_text(db, u, API_PIF_F_device, dev);
         }
@@ -379,7 +381,8 @@ int h_Bond_destroy(struct api_ctx *ctx, const struct rpc_value *const *params, s
         log_info("bond %s destroyed", bond->ref);
         db_delete(db, bond);
         if (master != NULL) {
-                struct db_row *m = db_get(db, &mclass_PIF_metrics, ((struct api_PIF *)master->rec)->metrics);
+                struct db_row *m =
+                    db_get(db, &mclass_PIF_metrics, ((struct api_PIF *)master->rec)->metrics);
                 if (m != NULL)
                         db_delete(db, m);
                 db_delete(db, master);

@@ -426,6 +426,10 @@ static int on_link_event(struct msg_link *l, const struct msg_origin *from,
                 if (!p->physical || strcmp(p->host, x->host_ref) != 0 ||
                     strcmp(p->device, e->device) != 0)
                         continue;
+                struct db_row *prow = db_row_at(x->db, &mclass_PIF, i);
+                int64_t mtu = e->mtu;
+                if (!e->deleted && mtu > 0 && mtu != p->MTU)
+                        db_set(x->db, prow, API_PIF_F_MTU, &mtu);
                 struct db_row *m = db_get(x->db, &mclass_PIF_metrics, p->metrics);
                 if (m == NULL)
                         return 0;

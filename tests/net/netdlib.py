@@ -49,7 +49,7 @@ class Netd:
         os.makedirs(os.path.join(self.dir, "state"))
         self.conf = os.path.join(self.dir, "netd.conf")
         with open(self.conf, "w") as f:
-            f.write("run_dir = %s\nstate_dir = %s/state\nlog_level = debug\n"
+            f.write("run_dir = %s\nstate_dir = %s/state\nlog_level = info\n"
                     "[network]\nphysical = eth*\n" % (self.run, self.dir))
         self.log = os.path.join(self.dir, "netd.log")
         self.netd = None
@@ -58,7 +58,8 @@ class Netd:
         sh("ip", "netns", "add", self.ns)
         sh("ip", "-n", self.ns, "link", "set", "lo", "up")
         self.driver = subprocess.Popen([DRIVER, self.run], stdin=subprocess.PIPE,
-                                       stdout=subprocess.PIPE, text=True, bufsize=1)
+                                       stdout=subprocess.PIPE, text=True, bufsize=1,
+                                       stderr=open(os.path.join(self.dir, "driver.log"), "ab"))
         threading.Thread(target=self._pump, daemon=True).start()
         assert self.replies.get(timeout=10) == {"ready": True}
 
