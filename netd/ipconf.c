@@ -11,6 +11,7 @@
 #include "netd/addr.h"
 #include "netd/cidr.h"
 #include "netd/dhcp.h"
+#include "netd/ethtool.h"
 
 LOG_MODULE(ipconf)
 
@@ -170,6 +171,21 @@ static int apply_links(struct nl_ctx *ctx, const Ts__Net__ApplyBridges *w, int *
                         log_warnx("%s: %s", lc->name, strerror(-r));
                         if (!first)
                                 first = r;
+                }
+                for (size_t k = 0; k < lc->n_ethtool; k++) {
+                        const char *key = lc->ethtool[k]->key, *val = lc->ethtool[k]->value;
+                        bool changed;
+                        r = ethtool_apply(ctx, lc->name, key, val, &changed);
+                        if (changed) {
+                                log_info("%s: ethtool %s %s", lc->name, key, val);
+                                (*actions)++;
+                        }
+                        /* a driver without the setting is reported, not retried as an error */
+                        if (r < 0 && r != -EOPNOTSUPP && r != -EINVAL && !first)
+                                first = r;
+                        if (r < 0)
+                                log_warnx("%s: ethtool %s %s: %s", lc->name, key, val,
+                                          strerror(-r));
                 }
         }
         return first;

@@ -1,5 +1,5 @@
 /* The parts of the desired state that are not links: DHCP clients, default gateways and
- * per-link settings (MTU, promiscuous mode from PIF.other_config).
+ * per-link settings (MTU, promiscuous mode, ethtool-* from PIF and VIF other_config).
  *
  * ipconf_apply runs after reconcile_run on the same message: it starts the DHCP client of
  * every IpConf in mode DHCP (again when it has exited) and stops the clients of interfaces

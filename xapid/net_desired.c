@@ -184,11 +184,23 @@ static int pif_ipconfs(struct net_desired *d, struct vec *out, const struct api_
         return r;
 }
 
+static int add_kv(struct net_desired *d, struct vec *out, const char *k, const char *v);
+
+#define ETHTOOL_PREFIX "ethtool-"
+
+/* other_config:promiscuous and ethtool-* of a PIF or VIF, for its kernel link NAME. */
 static int add_linkconf(struct net_desired *d, struct vec *out, const char *name,
                         const struct mmap *other_config)
 {
         int promisc = net_flag_value(map_get(other_config, "promiscuous"));
-        if (promisc < 0)
+        struct vec eth = {0};
+        for (size_t i = 0; i < other_config->n; i++) {
+                const char *k = other_config->k[i].s;
+                if (strncmp(k, ETHTOOL_PREFIX, strlen(ETHTOOL_PREFIX)) == 0 &&
+                    add_kv(d, &eth, k + strlen(ETHTOOL_PREFIX), other_config->v[i].s) < 0)
+                        return -ENOMEM;
+        }
+        if (promisc < 0 && eth.n == 0)
                 return 0;
         Ts__Net__LinkConf *lc = own(d, malloc(sizeof(*lc)));
         if (lc == NULL || (name = own_str(d, name)) == NULL)
@@ -196,6 +208,8 @@ static int add_linkconf(struct net_desired *d, struct vec *out, const char *name
         ts__net__link_conf__init(lc);
         lc->name = (char *)name;
         lc->promisc = promisc;
+        lc->ethtool = (Ts__Net__KeyValue **)eth.v;
+        lc->n_ethtool = eth.n;
         return push(d, out, lc);
 }
 

@@ -12,7 +12,7 @@
  *    None/Static; the gateway only for the management PIF; a management PIF in mode None is
  *    left as it is, so that an address an installer set stays);
  *  - the NICs of unplugged PIFs held down, and their bridge too when nothing else uses it;
- *  - other_config:promiscuous of PIFs and VIFs.
+ *  - other_config:promiscuous and ethtool-* (netd/ethtool.h) of PIFs and VIFs.
  * Strings point into the datamodel or into storage owned by the result: send it before the
  * datamodel changes, then free it. */
 #ifndef TS_XAPID_NET_DESIRED_H

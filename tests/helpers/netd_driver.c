@@ -7,7 +7,8 @@
  *         "bonds": [{"name": "bond0", "mode": "lacp", "members": ["eth0"], "properties": {}}],
  *         "ipconfs": [{"ifname": "xenbr0", "mode": "static", "family": 4,
  *                      "addrs": ["10.0.0.2/24"], "gateway": "10.0.0.1"}],
- *         "down": ["eth1"], "links": [{"name": "eth0", "promisc": 1}]}
+ *         "down": ["eth1"],
+ *         "links": [{"name": "eth0", "promisc": 1, "ethtool": {"tx": "off"}}]}
  *   out: {"reply": {"actions": 3, "errnum": 0, "message": "", "nics": 4}, "us": 812}
  *
  * It also prints {"peer": "netd", "up": 1} when netd says Hello and {"event": {...}} for each
@@ -172,6 +173,12 @@ static void send_line(struct driver *d, const char *line)
         m.n_links = json_array_size(a);
         Ts__Net__LinkConf *lc = calloc(m.n_links + 1, sizeof(*lc));
         m.links = calloc(m.n_links + 1, sizeof(*m.links));
+        size_t n_eth = 0;
+        for (size_t i = 0; i < m.n_links; i++)
+                n_eth += json_object_size(json_object_get(json_array_get(a, i), "ethtool"));
+        Ts__Net__KeyValue *ekv = calloc(n_eth + 1, sizeof(*ekv));
+        Ts__Net__KeyValue **ekvp = calloc(n_eth + 1, sizeof(*ekvp));
+        size_t eused = 0;
         for (size_t i = 0; i < m.n_links; i++) {
                 json_t *l = json_array_get(a, i);
                 ts__net__link_conf__init(&lc[i]);
@@ -179,6 +186,18 @@ static void send_line(struct driver *d, const char *line)
                 lc[i].mtu = (uint32_t)json_integer_value(json_object_get(l, "mtu"));
                 json_t *p = json_object_get(l, "promisc");
                 lc[i].promisc = p ? (int32_t)json_integer_value(p) : -1;
+                lc[i].ethtool = &ekvp[eused];
+                const char *k;
+                json_t *v;
+                json_object_foreach(json_object_get(l, "ethtool"), k, v)
+                {
+                        ts__net__key_value__init(&ekv[eused]);
+                        ekv[eused].key = (char *)k;
+                        ekv[eused].value = (char *)(json_string_value(v) ?: "");
+                        ekvp[eused] = &ekv[eused];
+                        eused++;
+                        lc[i].n_ethtool++;
+                }
                 m.links[i] = &lc[i];
         }
         clock_gettime(CLOCK_MONOTONIC, &d->sent);
@@ -206,6 +225,8 @@ static void send_line(struct driver *d, const char *line)
         free(m.ipconfs);
         free(m.down);
         free(lc);
+        free(ekv);
+        free(ekvp);
         free(m.links);
         json_decref(j);
 }

@@ -2,6 +2,7 @@
 in for xapid (ApplyBridges in, replies and LinkEvents out).  Used by tests/net/test_netd and
 the bench/net_* benchmarks."""
 import json
+import sys
 import os
 import queue
 import shutil
@@ -163,3 +164,22 @@ def kernel_reason(ns, name, *ip_args):
         sh("ip", "-n", ns, "link", "del", name, check=False)
         return None
     return p.stderr.strip()
+
+
+ETHTOOL_GET = {"rx": 0x14, "tx": 0x16, "sg": 0x18, "tso": 0x1e, "gso": 0x23}
+_ETHTOOL_PROBE = """
+import array, fcntl, socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+a = array.array("I", [int(sys.argv[2]), 0])
+ifr = struct.pack("16sP", sys.argv[1].encode(), a.buffer_info()[0]) + bytes(16)
+fcntl.ioctl(s, 0x8946, ifr)  # SIOCETHTOOL
+print(a[1])
+"""
+
+
+def ethtool_get(ns, dev, what):
+    """An offload flag of DEV as the kernel reports it (SIOCETHTOOL from Python, independent
+    of netd's code)."""
+    out = sh("ip", "netns", "exec", ns, sys.executable, "-c", _ETHTOOL_PROBE, dev,
+             str(ETHTOOL_GET[what])).stdout
+    return int(out) != 0

@@ -184,14 +184,19 @@ static void pifs_plugged_unplugged_and_ip(void **state)
         p->management = false;
         p->ip_configuration_mode = API_IP_CONFIGURATION_MODE_DHCP;
         const char *k = "promiscuous", *v = "on", *k2 = "mtu", *v2 = "9000";
+        const char *k3 = "ethtool-tso", *v3 = "off";
         mmap_put(mclass_PIF.fields[API_PIF_F_other_config].type, &p->other_config, &k, &v);
         mmap_put(mclass_PIF.fields[API_PIF_F_other_config].type, &p->other_config, &k2, &v2);
+        mmap_put(mclass_PIF.fields[API_PIF_F_other_config].type, &p->other_config, &k3, &v3);
         assert_int_equal(net_desired_build(db, HOST, &d), 0);
         assert_int_equal(d.msg.ipconfs[0]->mode, TS__NET__IP_CONF__MODE__DHCP);
         assert_int_equal(bridge(&d, "xenbr0")->mtu, 9000);
         assert_int_equal(d.msg.n_links, 1);
         assert_string_equal(d.msg.links[0]->name, "eth0");
         assert_int_equal(d.msg.links[0]->promisc, 1);
+        assert_int_equal(d.msg.links[0]->n_ethtool, 1);
+        assert_string_equal(d.msg.links[0]->ethtool[0]->key, "tso");
+        assert_string_equal(d.msg.links[0]->ethtool[0]->value, "off");
         net_desired_free(&d);
         db_free(db);
 }
