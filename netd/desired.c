@@ -6,6 +6,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/log.h"
+
+LOG_MODULE(desired)
+
 static int parse_ms(const char *s, int *out)
 {
         char *end;
@@ -41,8 +45,10 @@ int desired_bond_opts(const char *mode, Ts__Net__KeyValue *const *props, size_t 
                 } else if (strcmp(k, "bond-downdelay") == 0) {
                         r = parse_ms(v, &out->downdelay);
                 }
+                /* an unreadable value (other_config is the administrator's to write) is
+                 * left at the kernel's default rather than failing the whole state */
                 if (r < 0)
-                        return -EINVAL;
+                        log_warnx("bond property %s=%s: not understood, ignored", k, v);
         }
         return 0;
 }

@@ -20,12 +20,13 @@ struct desired {
         struct rc_ipconf *ipconfs;
 };
 
-/* -EINVAL for a bad bond mode or property value; -ENOMEM. */
+/* -EINVAL for an unknown bond mode; -ENOMEM. */
 int desired_from_msg(const Ts__Net__ApplyBridges *m, struct desired *out);
 void desired_free(struct desired *d);
 
 /* Bond options from XAPI's mode name and properties (hashing_algorithm, lacp-time,
- * bond-miimon, bond-updelay, bond-downdelay); -EINVAL for an unknown mode or bad value. */
+ * bond-miimon, bond-updelay, bond-downdelay); -EINVAL for an unknown mode.  A property
+ * with an unreadable value is logged and left at the kernel's default. */
 int desired_bond_opts(const char *mode, Ts__Net__KeyValue *const *props, size_t n,
                       struct bond_opts *out);
 

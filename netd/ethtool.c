@@ -80,8 +80,7 @@ static int apply_offload(int fd, const char *ifname, int i, int on, bool *change
  * three settings XAPI documents. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-static int apply_link(int fd, const char *ifname, const char *key, const char *value,
-                      bool *changed)
+static int apply_link(int fd, const char *ifname, const char *key, const char *value, bool *changed)
 {
         struct ethtool_cmd c = {.cmd = ETHTOOL_GSET};
         int r = do_ioctl(fd, ifname, &c);

@@ -271,13 +271,22 @@ static void vlans_and_bonds(void **state)
         assert_true(desired_mentions(&d.msg, "bond0"));
         assert_false(desired_mentions(&d.msg, "eth7"));
         desired_free(&nd);
-        /* a bad property is refused, not guessed */
+        /* an unreadable property is not guessed, and does not block the rest of the state */
         v = "fastest";
         k = "lacp-time";
         mmap_put(mclass_Bond.fields[API_Bond_F_properties].type, &b->properties, &k, &v);
         net_desired_free(&d);
         assert_int_equal(net_desired_build(db, HOST, &d), 0);
+        assert_int_equal(desired_from_msg(&d.msg, &nd), 0);
+        assert_int_equal(nd.rc.bonds[0].opts.lacp_fast, -1);
+        assert_int_equal(nd.rc.bonds[0].opts.hash, BOND_HASH_LAYER34);
+        desired_free(&nd);
+        /* an unknown mode is refused */
+        Ts__Net__Bond *bmsg = d.msg.bonds[0];
+        char *mode = bmsg->mode;
+        bmsg->mode = "round-robin";
         assert_int_equal(desired_from_msg(&d.msg, &nd), -EINVAL);
+        bmsg->mode = mode;
         net_desired_free(&d);
         db_free(db);
 }
