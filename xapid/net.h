@@ -26,10 +26,11 @@ struct rpc_writer;
 int net_sync_from_peer(struct xapi *x, const struct msg_peer_info *peer);
 
 /* Sends the desired host network state (net_desired.h) to netd.  The VM lifecycle calls this
- * after attaching or detaching VIFs: the ports vif<domid>.<device> follow.  DONE (may be NULL) runs exactly once, later, with 0 or
- * -errno and a text (netd's own error, or why it could not be asked); changes to PIFs made
- * from the reply are committed before DONE runs.  Returns 0, or -EHOSTUNREACH (netd is not
- * connected: it gets the state when it says Hello) without calling DONE. */
+ * after attaching or detaching VIFs: the ports vif<domid>.<device> follow.  DONE (may be NULL) runs
+ * exactly once, later, with 0 or -errno and a text (netd's own error, or why it could not be
+ * asked); changes to PIFs made from the reply are committed before DONE runs.  Returns 0, or
+ * -EHOSTUNREACH (netd is not connected: it gets the state when it says Hello) without calling DONE.
+ */
 int net_apply(struct xapi *x, void (*done)(int r, const char *text, void *arg), void *arg);
 
 /* For handlers that change the desired state: sends it to netd and answers the call when

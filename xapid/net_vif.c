@@ -1,9 +1,10 @@
 /* VIF.create and VIF.destroy, as XAPI's (xapi_vif_helpers): the device number is a decimal
  * integer unique among the VM's VIFs (INVALID_DEVICE, DEVICE_ALREADY_EXISTS), an empty MAC is
  * generated from the VM's mac_seed (other_config, else its uuid) and the device number, the
- * MTU is the network's, a VIF_metrics record goes with it; destroy refuses a VIF attached to
- * a running VM.  Bridging the VIFs of running VMs is net_desired.c's: a VIF with
- * currently_attached becomes the port vif<domid>.<device> of its network's bridge. */
+ * MTU is the network's, a VIF_metrics record goes with it, currently_attached is kept only
+ * for a suspended VM; destroy refuses a VIF attached to a VM that has a domain.  Bridging the VIFs
+ * of running VMs is net_desired.c's: a VIF with currently_attached becomes the port
+ * vif<domid>.<device> of its network's bridge. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -29,16 +30,13 @@ LOG_MODULE(net_vif)
 
 bool net_vif_valid_device(const char *dev)
 {
-        /* XAPI: int_of_string succeeds (an optional sign, then digits) */
-        const char *p = dev;
-        if (*p == '-' || *p == '+')
-                p++;
-        if (*p == '\0')
+        /* XAPI: an unsigned decimal integer, nothing else */
+        if (*dev == '\0' || strlen(dev) > 9)
                 return false;
-        for (; *p; p++)
+        for (const char *p = dev; *p; p++)
                 if (!isdigit((unsigned char)*p))
                         return false;
-        return strlen(dev) < 12;
+        return true;
 }
 
 bool net_mac_valid(const char *mac)
@@ -125,14 +123,18 @@ int h_VIF_create(struct api_ctx *ctx, const struct rpc_value *const *params, siz
                 r = api_error_set(err, "MAC_INVALID", rec->MAC, NULL);
                 goto fail;
         }
-        for (size_t i = 0; i < v->VIFs.n; i++) {
+        long devno = strtol(rec->device, NULL, 10);
+        for (size_t i = 0; i < v->VIFs.n; i++) { /* unique by number: "01" is "1" */
                 struct db_row *o = db_get(ctx->db, &mclass_VIF, v->VIFs.v[i].s);
-                if (o != NULL && strcmp(((struct api_VIF *)o->rec)->device, rec->device) == 0) {
+                if (o != NULL && strtol(((struct api_VIF *)o->rec)->device, NULL, 10) == devno) {
                         r = api_error_set(err, "DEVICE_ALREADY_EXISTS", rec->device, NULL);
                         goto fail;
                 }
         }
         rec->MTU = ((struct api_network *)net->rec)->MTU;
+        /* XAPI: only a suspended VM's VIF may be created attached (its domain comes back) */
+        if (v->power_state != API_VM_POWER_STATE_SUSPENDED)
+                rec->currently_attached = false;
         struct api_VIF_metrics *m = model_record_new(&mclass_VIF_metrics);
         struct db_row *mrow, *row;
         r = db_insert(ctx->db, &mclass_VIF_metrics, NULL, m, &mrow);
@@ -149,9 +151,7 @@ int h_VIF_create(struct api_ctx *ctx, const struct rpc_value *const *params, siz
         rec = row->rec;
         log_info("VIF %s created: VM %s device %s MAC %s", row->ref, rec->VM, rec->device,
                  rec->MAC);
-        if (rec->currently_attached) /* a VIF of a running VM created attached: bridge it */
-                return net_apply_and_answer(ctx, row->ref, w);
-        rpcw_string(w, row->ref);
+        rpcw_string(w, row->ref); /* not attached: nothing for netd until the VM runs */
         return 0;
 fail:
         model_record_free(&mclass_VIF, rec);
@@ -168,8 +168,8 @@ int h_VIF_destroy(struct api_ctx *ctx, const struct rpc_value *const *params, si
                 return api_error_set(err, "HANDLE_INVALID", "VIF", self, NULL);
         const struct api_VIF *v = row->rec;
         struct db_row *vm = db_get(ctx->db, &mclass_VM, v->VM);
-        if (vm != NULL && ((struct api_VM *)vm->rec)->power_state != API_VM_POWER_STATE_HALTED &&
-            v->currently_attached)
+        /* XAPI's is_running: the VM has a domain */
+        if (vm != NULL && ((struct api_VM *)vm->rec)->domid != -1 && v->currently_attached)
                 return api_error_set(err, "OPERATION_NOT_ALLOWED",
                                      "VIF currently attached to a running VM", NULL);
         struct db_row *m = db_get(ctx->db, &mclass_VIF_metrics, v->metrics);

@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 
-/* XAPI's VIF device check: a decimal integer. */
+/* XAPI's VIF device check: an unsigned decimal integer. */
 bool net_vif_valid_device(const char *dev);
 /* XAPI's MAC check: "aa:bb:cc:dd:ee:ff" (or '-' separators). */
 bool net_mac_valid(const char *mac);

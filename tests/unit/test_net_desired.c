@@ -298,6 +298,7 @@ static void vif_checks(void **state)
         assert_false(net_vif_valid_device(""));
         assert_false(net_vif_valid_device("eth0"));
         assert_false(net_vif_valid_device("1x"));
+        assert_false(net_vif_valid_device("-1"));
         assert_true(net_mac_valid("02:ab:cd:ef:00:11"));
         assert_false(net_mac_valid("02:ab:cd:ef:00"));
         assert_false(net_mac_valid("02:ab:cd:ef:00:1g"));
