@@ -191,6 +191,32 @@ static int apply_links(struct nl_ctx *ctx, const Ts__Net__ApplyBridges *w, int *
         return first;
 }
 
+/* A bond's MAC (Bond.create's MAC, or its primary member's) when the kernel's differs. */
+static int apply_bond_macs(struct nl_ctx *ctx, const Ts__Net__ApplyBridges *w, int *actions)
+{
+        int first = 0;
+        for (size_t i = 0; i < w->n_bonds; i++) {
+                const Ts__Net__Bond *b = w->bonds[i];
+                uint8_t mac[6];
+                struct nl_link_info li;
+                if (b->mac[0] == '\0' || nl_mac_parse(b->mac, mac) < 0 ||
+                    nl_link_get(ctx, b->name, &li) < 0)
+                        continue; /* no bond (yet): reconcile reported why */
+                if (li.has_mac && memcmp(li.mac, mac, 6) == 0)
+                        continue;
+                int r = nl_link_set_mac(ctx, b->name, mac);
+                if (r < 0) {
+                        log_warnx("%s: MAC %s: %s", b->name, b->mac, strerror(-r));
+                        if (!first)
+                                first = r;
+                        continue;
+                }
+                log_info("%s: MAC %s", b->name, b->mac);
+                (*actions)++;
+        }
+        return first;
+}
+
 int ipconf_apply(struct ipconf_mgr *m, struct nl_ctx *ctx, const Ts__Net__ApplyBridges *want,
                  int *actions)
 {
@@ -200,5 +226,6 @@ int ipconf_apply(struct ipconf_mgr *m, struct nl_ctx *ctx, const Ts__Net__ApplyB
         int r1 = apply_dhcp(m, ctx, want, actions);
         int r2 = apply_gateways(ctx, want, actions);
         int r3 = apply_links(ctx, want, actions);
-        return r1 ? r1 : r2 ? r2 : r3;
+        int r4 = apply_bond_macs(ctx, want, actions);
+        return r1 ? r1 : r2 ? r2 : r3 ? r3 : r4;
 }

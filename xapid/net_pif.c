@@ -1,8 +1,8 @@
 /* PIF.plug / unplug / introduce / forget / reconfigure_ip / reconfigure_ipv6,
  * host.management_reconfigure / management_disable, and the LinkEvents netd sends (carrier
- * and speed into PIF_metrics).  Checks and errors follow XAPI's xapi_pif.ml and xapi_host.ml;
- * the kernel follows from the desired state (net_desired.h) that every change sends to netd.
- * HA, clustering, tunnels and SR-IOV do not exist here, so their checks never fire. */
+ * and speed into PIF_metrics, Bond.links_up).  Checks and errors follow XAPI's xapi_pif.ml and
+ * xapi_host.ml; the kernel follows from the desired state (net_desired.h) that every change sends
+ * to netd. HA, clustering, tunnels and SR-IOV do not exist here, so their checks never fire. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -416,6 +416,21 @@ static void metrics_committed(int result, void *arg)
                 log_warnx("cannot store PIF metrics: %s", strerror(-result));
 }
 
+/* Bond.links_up: the members whose carrier is up. */
+static void update_links_up(struct db *db, struct db_row *bond)
+{
+        int64_t up = 0;
+        for (size_t i = 0; i < db_count(db, &mclass_PIF); i++) {
+                const struct api_PIF *p = db_row_at(db, &mclass_PIF, i)->rec;
+                if (strcmp(p->bond_slave_of, bond->ref) != 0)
+                        continue;
+                struct db_row *m = db_get(db, &mclass_PIF_metrics, p->metrics);
+                up += m != NULL && ((struct api_PIF_metrics *)m->rec)->carrier;
+        }
+        if (((struct api_Bond *)bond->rec)->links_up != up)
+                db_set(db, bond, API_Bond_F_links_up, &up);
+}
+
 static int on_link_event(struct msg_link *l, const struct msg_origin *from,
                          const ProtobufCMessage *body, void *arg)
 {
@@ -440,6 +455,9 @@ static int on_link_event(struct msg_link *l, const struct msg_origin *from,
                 db_set(x->db, m, API_PIF_metrics_F_speed, &speed);
                 db_set(x->db, m, API_PIF_metrics_F_last_updated, &now);
                 log_debug("PIF %s: carrier %d speed %lld", e->device, carrier, (long long)speed);
+                struct db_row *bond = db_get(x->db, &mclass_Bond, p->bond_slave_of);
+                if (bond != NULL)
+                        update_links_up(x->db, bond);
                 if (x->commit != NULL)
                         x->commit(x->commit_ctx, metrics_committed, NULL);
                 return 0;
