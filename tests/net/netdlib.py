@@ -104,6 +104,15 @@ class Netd:
             raise AssertionError("netd did not answer: %s" % r)
         return r
 
+    def repeat(self, a, b, n):
+        """A, B, A, B... 2N ApplyBridges back to back inside the driver: {"n", "us", "actions"}."""
+        self.driver.stdin.write(json.dumps({"repeat": n, "states": [a, b]}) + "\n")
+        self.driver.stdin.flush()
+        r = self.replies.get(timeout=120)
+        if "bench" not in r or r["bench"]["error"]:
+            raise AssertionError("repeat run failed: %s" % r)
+        return r["bench"]
+
     def ip(self, *args, check=True):
         return sh("ip", "-n", self.ns, *args, check=check)
 
