@@ -15,6 +15,7 @@
 #include "netd/desired.h"
 #include "netd/ipconf.h"
 #include "netd/link_monitor.h"
+#include "netd/nic_facts.h"
 #include "netd/nl.h"
 #include "netd/reconcile.h"
 #include "proto/net.pb-c.h"
@@ -35,7 +36,8 @@ struct nic_seen {
         char name[IFNAMSIZ];
         bool carrier, up;
         unsigned mtu;
-        long long speed;
+        struct nic_facts facts;
+        bool sent;
 };
 
 struct netd {
@@ -249,23 +251,8 @@ static struct nic_seen *nic_slot(struct netd *n, const char *name, bool add)
         struct nic_seen *s = &n->nics[n->n_nics++];
         memset(s, 0, sizeof(*s));
         snprintf(s->name, sizeof(s->name), "%s", name);
-        s->speed = -2; /* never sent */
+        s->sent = false;
         return s;
-}
-
-/* The link speed in Mbit/s from sysfs, -1 when the driver does not know (veth, no carrier). */
-static long long link_speed(const char *name)
-{
-        char path[64];
-        snprintf(path, sizeof(path), "/sys/class/net/%s/speed", name);
-        FILE *f = fopen(path, "r");
-        long long v = -1;
-        if (f == NULL)
-                return -1;
-        if (fscanf(f, "%lld", &v) != 1 || v < 0)
-                v = -1;
-        fclose(f);
-        return v;
 }
 
 static long virt_index(const struct netd *n, const char *name)
@@ -309,6 +296,7 @@ static void report_nic(struct netd *n, const struct link_event *ev)
                 le.deleted = true;
                 le.physical = true;
                 le.speed = -1;
+                le.duplex = -1;
         } else {
                 struct nl_link_info li;
                 if (nl_link_get(n->nl, ev->name, &li) < 0)
@@ -317,24 +305,30 @@ static void report_nic(struct netd *n, const struct link_event *ev)
                         virt_add(n, ev->name);
                         return;
                 }
-                long long speed = ev->carrier ? link_speed(ev->name) : -1;
+                struct nic_facts facts;
+                nic_facts_read(ev->name, ev->carrier, &facts);
                 bool up = (ev->flags & IFF_UP) != 0;
-                if (s != NULL && s->carrier == ev->carrier && s->up == up && s->mtu == ev->mtu &&
-                    s->speed == speed)
+                if (s != NULL && s->sent && s->carrier == ev->carrier && s->up == up &&
+                    s->mtu == ev->mtu && nic_facts_equal(&s->facts, &facts))
                         return;
                 if (s == NULL && (s = nic_slot(n, ev->name, true)) == NULL)
                         return;
                 s->carrier = ev->carrier;
                 s->up = up;
                 s->mtu = ev->mtu;
-                s->speed = speed;
+                s->facts = facts;
+                s->sent = true;
                 if (li.has_mac)
                         nl_mac_format(li.mac, mac);
                 le.mac = mac;
                 le.carrier = ev->carrier;
                 le.up = up;
                 le.mtu = ev->mtu;
-                le.speed = speed;
+                le.speed = facts.speed;
+                le.duplex = facts.duplex;
+                le.vendor_id = s->facts.vendor_id;
+                le.device_id = s->facts.device_id;
+                le.pci_bus_path = s->facts.pci_bus_path;
                 le.physical = true;
         }
         if (msg_link_announced(n->d.link))

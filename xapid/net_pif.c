@@ -454,6 +454,18 @@ static int on_link_event(struct msg_link *l, const struct msg_origin *from,
                 db_set(x->db, m, API_PIF_metrics_F_carrier, &carrier);
                 db_set(x->db, m, API_PIF_metrics_F_speed, &speed);
                 db_set(x->db, m, API_PIF_metrics_F_last_updated, &now);
+                if (e->duplex >= 0) {
+                        bool full = e->duplex == 1;
+                        db_set(x->db, m, API_PIF_metrics_F_duplex, &full);
+                }
+                const char *ids[] = {e->vendor_id, e->device_id, e->pci_bus_path};
+                const int fields[] = {API_PIF_metrics_F_vendor_id, API_PIF_metrics_F_device_id,
+                                      API_PIF_metrics_F_pci_bus_path};
+                for (int k = 0; k < 3; k++) {
+                        char *v = (char *)(ids[k] ? ids[k] : "");
+                        if (!e->deleted && v[0] != '\0')
+                                db_set(x->db, m, fields[k], &v);
+                }
                 log_debug("PIF %s: carrier %d speed %lld", e->device, carrier, (long long)speed);
                 struct db_row *bond = db_get(x->db, &mclass_Bond, p->bond_slave_of);
                 if (bond != NULL)

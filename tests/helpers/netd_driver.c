@@ -329,9 +329,10 @@ static int on_link_event(struct msg_link *l, const struct msg_origin *from,
                          const ProtobufCMessage *body, void *arg)
 {
         const Ts__Net__LinkEvent *e = (const Ts__Net__LinkEvent *)body;
-        emit(json_pack("{s:{s:s, s:b, s:b, s:i, s:I, s:b, s:s}}", "event", "device", e->device,
+        emit(json_pack("{s:{s:s, s:b, s:b, s:i, s:I, s:i, s:b, s:s}}", "event", "device", e->device,
                        "carrier", e->carrier, "up", e->up, "mtu", (int)e->mtu, "speed",
-                       (json_int_t)e->speed, "deleted", e->deleted, "mac", e->mac));
+                       (json_int_t)e->speed, "duplex", (int)e->duplex, "deleted", e->deleted, "mac",
+                       e->mac));
         return 0;
 }
 
