@@ -289,6 +289,7 @@ int h_Bond_create(struct api_ctx *ctx, const struct rpc_value *const *params, si
         mp->currently_attached = true; /* XAPI brings the master up at once */
         mp->managed = true;
         mp->primary_address_type = pp->primary_address_type;
+        model_slot_free(mclass_PIF.fields[API_PIF_F_properties].type, &mp->properties);
         model_slot_copy(mclass_PIF.fields[API_PIF_F_properties].type, &mp->properties,
                         &pp->properties);
         if (db_insert(db, &mclass_PIF, NULL, mp, &master) < 0) {
