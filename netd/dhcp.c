@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -111,6 +112,7 @@ int dhcp_start(struct nl_ctx *ctx, const char *ifname, const char *rundir, struc
         const char *argv[12];
         build_argv(kind, prog, ifname, rundir, pidf, leasef, sizeof(pidf), argv);
         int netns = nl_ctx_netns_fd(ctx);
+        pid_t parent = getpid();
         pid_t pid = fork();
         if (pid < 0) {
                 r = -errno;
@@ -119,6 +121,10 @@ int dhcp_start(struct nl_ctx *ctx, const char *ifname, const char *rundir, struc
         }
         if (pid == 0) {
                 /* the child: only async-signal-safe calls until exec */
+                /* a netd that dies (SIGKILL) takes its clients along: the netd that
+                 * restarts starts its own, never a second client on one interface */
+                if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+                        _exit(125);
                 if (netns >= 0 && setns(netns, CLONE_NEWNET) < 0)
                         _exit(126);
                 int devnull = open("/dev/null", O_RDONLY);

@@ -11,9 +11,16 @@
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/proctitle.h"
+#include "netd/addr.h"
+#include "netd/desired.h"
+#include "netd/ipconf.h"
+#include "netd/link_monitor.h"
+#include "netd/nic_facts.h"
 #include "netd/nl.h"
 #include "netd/reconcile.h"
 #include "proto/net.pb-c.h"
+
+#include <event2/event.h>
 
 LOG_MODULE(netd)
 
@@ -24,10 +31,28 @@ static const struct cfg_key schema[] = {
     {NULL},
 };
 
+/* What netd last told xapid about a NIC, so that only changes become LinkEvents. */
+struct nic_seen {
+        char name[IFNAMSIZ];
+        bool carrier, up;
+        unsigned mtu;
+        struct nic_facts facts;
+        bool sent;
+};
+
 struct netd {
         struct daemon d;
         struct nl_ctx *nl;
-        unsigned long long applies; /* ApplyBridges handled */
+        unsigned long long applies;     /* ApplyBridges handled */
+        unsigned long long reconverges; /* reconciliations started by a link appearing */
+        Ts__Net__ApplyBridges *want;    /* the last desired state; NULL before the first */
+        struct ipconf_mgr *ipconf;
+        struct link_monitor *monitor;
+        struct event *reconverge; /* deferred reconciliation after link events */
+        struct nic_seen *nics;
+        size_t n_nics, cap_nics;
+        char (*virt)[IFNAMSIZ]; /* links known not to be NICs: no LinkEvents, no lookups */
+        size_t n_virt, cap_virt;
 };
 
 /* The physical NICs into the Hello state: "nic/<dev>" = JSON (proto/net.proto), "nics". */
@@ -70,11 +95,12 @@ struct nic_buf {
         char (*macs)[18];
 };
 
-/* The current NICs into REP (for ApplyBridgesReply), pointing into B (free_nics). */
+/* The current NICs into REP (for ApplyBridgesReply), pointing into B (free_nics).  B->links
+ * may already hold a listing that is still right (converge's, when it changed no NIC). */
 static void fill_nics(struct netd *n, Ts__Net__ApplyBridgesReply *rep, struct nic_buf *b)
 {
         struct nl_link_list *links = &b->links;
-        if (nl_link_list(n->nl, links) < 0)
+        if (links->v == NULL && nl_link_list(n->nl, links) < 0)
                 return;
         rep->nics = calloc(links->n ? links->n : 1, sizeof(*rep->nics));
         Ts__Net__Nic *v = b->v = calloc(links->n ? links->n : 1, sizeof(*v));
@@ -110,48 +136,219 @@ static void free_nics(Ts__Net__ApplyBridgesReply *rep, struct nic_buf *b)
         nl_link_list_free(&b->links);
 }
 
-/* ApplyBridges from xapid: the complete set of bridges; converge the kernel to it. */
+/* True when PLAN changes a link LINKS lists as a NIC (its MTU, state, master...). */
+static bool plan_touches_nic(const struct rc_plan *plan, const struct nl_link_list *links)
+{
+        for (size_t i = 0; i < plan->n; i++) {
+                const struct nl_link_info *li = nl_link_list_find(links, plan->v[i].name);
+                if (li != NULL && li->physical)
+                        return true;
+        }
+        return false;
+}
+
+/* Converges the kernel to N->want: links and addresses (reconcile.c), then DHCP clients,
+ * gateways and link settings (ipconf.c).  *ACTIONS receives the number of changes.  When
+ * LINKS_OUT is not NULL it receives the listing the plan was made from if the NICs in it are
+ * still right (no action touched one), else stays empty (the caller lists again). */
+static int converge(struct netd *n, int *actions, struct nl_link_list *links_out)
+{
+        *actions = 0;
+        if (n->want == NULL)
+                return 0;
+        struct desired want;
+        int r = desired_from_msg(n->want, &want);
+        if (r < 0)
+                return r;
+        struct nl_link_list links = {0};
+        struct addr_list addrs = {0};
+        struct rc_plan plan = {0};
+        r = nl_link_list(n->nl, &links);
+        if (r == 0 && want.rc.n_ipconfs)
+                r = addr_list(n->nl, &addrs);
+        if (r == 0)
+                r = reconcile_plan(&want.rc, &links, want.rc.n_ipconfs ? &addrs : NULL, &plan);
+        if (r == 0)
+                r = reconcile_apply(n->nl, &plan);
+        desired_free(&want);
+        addr_list_free(&addrs);
+        *actions = (int)plan.n;
+        if (links_out != NULL && !plan_touches_nic(&plan, &links)) {
+                *links_out = links;
+                links = (struct nl_link_list){0};
+        }
+        nl_link_list_free(&links);
+        rc_plan_free(&plan);
+        int r2 = ipconf_apply(n->ipconf, n->nl, n->want, actions);
+        return r < 0 ? r : r2;
+}
+
+/* ApplyBridges from xapid: the complete desired state; converge the kernel to it. */
 static int on_apply_bridges(struct msg_link *l, const struct msg_origin *from,
                             const ProtobufCMessage *body, void *arg)
 {
         struct netd *n = arg;
         const Ts__Net__ApplyBridges *req = (const Ts__Net__ApplyBridges *)body;
-        struct rc_bridge *bridges = calloc(req->n_bridges ? req->n_bridges : 1, sizeof(*bridges));
-        if (bridges == NULL)
-                return -ENOMEM;
         for (size_t i = 0; i < req->n_bridges; i++) {
                 const Ts__Net__Bridge *b = req->bridges[i];
-                if (b->name[0] == '\0' || strlen(b->name) >= IFNAMSIZ) {
-                        free(bridges);
+                if (b->name[0] == '\0' || strlen(b->name) >= IFNAMSIZ)
                         return -EINVAL;
-                }
-                bridges[i] = (struct rc_bridge){.name = b->name,
-                                                .mtu = b->mtu,
-                                                .ports = (const char *const *)b->ports,
-                                                .n_ports = b->n_ports};
         }
-        struct rc_desired want = {.bridges = bridges, .n_bridges = req->n_bridges};
-        struct rc_plan plan = {0};
-        int r = reconcile_run(n->nl, &want, &plan);
-        free(bridges);
+        struct desired check;
+        int r = desired_from_msg(req, &check);
+        if (r < 0)
+                return r;
+        desired_free(&check);
+        Ts__Net__ApplyBridges *copy = desired_copy(req);
+        if (copy == NULL)
+                return -ENOMEM;
+        if (n->want != NULL)
+                ts__net__apply_bridges__free_unpacked(n->want, NULL);
+        n->want = copy;
+        int actions;
+        struct nic_buf nb = {0};
+        r = converge(n, &actions, &nb.links);
         n->applies++;
-        for (size_t i = 0; i < plan.n; i++) {
-                char line[128];
-                rc_action_format(&plan.v[i], line, sizeof(line));
-                log_info("%s", line);
-        }
         Ts__Net__ApplyBridgesReply rep = TS__NET__APPLY_BRIDGES_REPLY__INIT;
-        rep.actions = (int32_t)plan.n;
+        rep.actions = actions;
         rep.errnum = r < 0 ? -r : 0;
         rep.message = r < 0 ? (char *)strerror(-r) : "";
-        rc_plan_free(&plan);
         if (r < 0)
                 log_warnx("converging %zu bridge(s): %s", req->n_bridges, strerror(-r));
-        struct nic_buf nb = {0};
         fill_nics(n, &rep, &nb);
         r = msg_link_reply(l, from, &rep.base);
         free_nics(&rep, &nb);
         return r;
+}
+
+static void on_reconverge(evutil_socket_t fd, short what, void *arg)
+{
+        struct netd *n = arg;
+        int actions;
+        n->reconverges++;
+        int r = converge(n, &actions, NULL);
+        if (r < 0)
+                log_warnx("converging after a link change: %s", strerror(-r));
+        else if (actions > 0)
+                log_info("converged after a link change: %d change(s)", actions);
+}
+
+static struct nic_seen *nic_slot(struct netd *n, const char *name, bool add)
+{
+        for (size_t i = 0; i < n->n_nics; i++)
+                if (strcmp(n->nics[i].name, name) == 0)
+                        return &n->nics[i];
+        if (!add)
+                return NULL;
+        if (n->n_nics == n->cap_nics) {
+                size_t cap = n->cap_nics ? 2 * n->cap_nics : 8;
+                struct nic_seen *v = realloc(n->nics, cap * sizeof(*v));
+                if (v == NULL)
+                        return NULL;
+                n->nics = v;
+                n->cap_nics = cap;
+        }
+        struct nic_seen *s = &n->nics[n->n_nics++];
+        memset(s, 0, sizeof(*s));
+        snprintf(s->name, sizeof(s->name), "%s", name);
+        s->sent = false;
+        return s;
+}
+
+static long virt_index(const struct netd *n, const char *name)
+{
+        for (size_t i = 0; i < n->n_virt; i++)
+                if (strcmp(n->virt[i], name) == 0)
+                        return (long)i;
+        return -1;
+}
+
+static void virt_add(struct netd *n, const char *name)
+{
+        if (n->n_virt == n->cap_virt) {
+                size_t cap = n->cap_virt ? 2 * n->cap_virt : 32;
+                char(*v)[IFNAMSIZ] = realloc(n->virt, cap * sizeof(*v));
+                if (v == NULL)
+                        return;
+                n->virt = v;
+                n->cap_virt = cap;
+        }
+        snprintf(n->virt[n->n_virt++], IFNAMSIZ, "%s", name);
+}
+
+/* A NIC changed: tell xapid (PIF_metrics) when what it knows differs. */
+static void report_nic(struct netd *n, const struct link_event *ev)
+{
+        long vi = virt_index(n, ev->name);
+        if (vi >= 0) { /* a bridge, a VIF, a VLAN...: forgotten when it goes */
+                if (ev->deleted)
+                        memcpy(n->virt[vi], n->virt[--n->n_virt], IFNAMSIZ);
+                return;
+        }
+        struct nic_seen *s = nic_slot(n, ev->name, false);
+        Ts__Net__LinkEvent le = TS__NET__LINK_EVENT__INIT;
+        le.device = (char *)ev->name;
+        char mac[18] = "";
+        if (ev->deleted) {
+                if (s == NULL)
+                        return;
+                *s = n->nics[--n->n_nics];
+                le.deleted = true;
+                le.physical = true;
+                le.speed = -1;
+                le.duplex = -1;
+        } else {
+                struct nl_link_info li;
+                if (nl_link_get(n->nl, ev->name, &li) < 0)
+                        return;
+                if (!li.physical) {
+                        virt_add(n, ev->name);
+                        return;
+                }
+                struct nic_facts facts;
+                nic_facts_read(ev->name, ev->carrier, &facts);
+                bool up = (ev->flags & IFF_UP) != 0;
+                if (s != NULL && s->sent && s->carrier == ev->carrier && s->up == up &&
+                    s->mtu == ev->mtu && nic_facts_equal(&s->facts, &facts))
+                        return;
+                if (s == NULL && (s = nic_slot(n, ev->name, true)) == NULL)
+                        return;
+                s->carrier = ev->carrier;
+                s->up = up;
+                s->mtu = ev->mtu;
+                s->facts = facts;
+                s->sent = true;
+                if (li.has_mac)
+                        nl_mac_format(li.mac, mac);
+                le.mac = mac;
+                le.carrier = ev->carrier;
+                le.up = up;
+                le.mtu = ev->mtu;
+                le.speed = facts.speed;
+                le.duplex = facts.duplex;
+                le.vendor_id = s->facts.vendor_id;
+                le.device_id = s->facts.device_id;
+                le.pci_bus_path = s->facts.pci_bus_path;
+                le.physical = true;
+        }
+        if (msg_link_announced(n->d.link))
+                msg_link_event(n->d.link, NULL, &le.base);
+}
+
+static void on_link_event(const struct link_event *ev, void *arg)
+{
+        struct netd *n = arg;
+        if (ev == NULL ||
+            (!ev->deleted && ev->master == 0 && desired_mentions(n->want, ev->name))) {
+                /* a wanted port or member without its master: a VIF's backend (or a NIC,
+                 * a bond) appeared or was released behind our back, or events were lost:
+                 * converge once the burst is over */
+                struct timeval tv = {0, 0};
+                if (n->want != NULL && !event_pending(n->reconverge, EV_TIMEOUT, NULL))
+                        event_add(n->reconverge, &tv);
+        }
+        if (ev != NULL)
+                report_nic(n, ev);
 }
 
 static void cmd_status(struct ctl_req *req, int argc, char **argv, void *ctx)
@@ -169,8 +366,9 @@ static void cmd_status(struct ctl_req *req, int argc, char **argv, void *ctx)
         nl_link_list_free(&links);
         ctl_replyf(req, CTL_OK,
                    "netd pid %ld running\n%slinks: %zu (%zu physical)\nbridge sets applied: "
-                   "%llu\n",
-                   (long)getpid(), link, n_links, n_phys, n->applies);
+                   "%llu\nconverged after link changes: %llu\nDHCP clients: %zu\n",
+                   (long)getpid(), link, n_links, n_phys, n->applies, n->reconverges,
+                   ipconf_dhcp_clients(n->ipconf));
 }
 
 int main(int argc, char **argv)
@@ -182,6 +380,15 @@ int main(int argc, char **argv)
                 fatalx("netlink: %s", strerror(-r));
         const char *pat = cfg_get_str(n.d.cfg, "network.physical");
         nl_ctx_set_physical_patterns(n.nl, &pat, 1);
+        r = ipconf_mgr_new(n.d.run_dir, &n.ipconf);
+        if (r < 0)
+                fatalx("ip configuration: %s", strerror(-r));
+        n.reconverge = event_new(n.d.base, -1, 0, on_reconverge, &n);
+        if (n.reconverge == NULL)
+                fatalx("out of memory");
+        r = link_monitor_new(n.nl, n.d.base, on_link_event, &n, &n.monitor);
+        if (r < 0)
+                fatalx("link notifications: %s", strerror(-r));
         r = daemon_open_ctl(&n.d, NULL, cmd_status, &n);
         if (r < 0)
                 fatalx("control socket: %s", strerror(-r));
@@ -196,6 +403,13 @@ int main(int argc, char **argv)
         daemon_ready(&n.d, "serving");
         r = daemon_run(&n.d);
         log_info("stopped");
+        link_monitor_free(n.monitor);
+        event_free(n.reconverge);
+        ipconf_mgr_free(n.ipconf);
+        if (n.want != NULL)
+                ts__net__apply_bridges__free_unpacked(n.want, NULL);
+        free(n.nics);
+        free(n.virt);
         nl_ctx_free(n.nl);
         daemon_fini(&n.d);
         return r;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <fnmatch.h>
 #include <sched.h>
 #include <stdio.h>
@@ -130,6 +131,22 @@ static int new_socket(int netns_fd, struct nl_sock **out)
         (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
         *out = sk;
         return 0;
+}
+
+static int open_inet(void *arg)
+{
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        *(int *)arg = fd;
+        return 0;
+}
+
+int nl_ctx_inet_socket(struct nl_ctx *ctx)
+{
+        int fd = -1;
+        int r = in_netns(ctx->netns_fd, open_inet, &fd);
+        return r < 0 ? r : fd;
 }
 
 int nl_ctx_new(int netns_fd, struct nl_ctx **out)

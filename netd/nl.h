@@ -66,6 +66,9 @@ int nl_ctx_set_physical_patterns(struct nl_ctx *ctx, const char *const *patterns
 struct nl_sock *nl_ctx_sock(struct nl_ctx *ctx);
 int nl_ctx_new_socket(struct nl_ctx *ctx, struct nl_sock **out);
 int nl_ctx_netns_fd(const struct nl_ctx *ctx);
+/* An AF_INET datagram socket in the context's namespace, for interface ioctls (ethtool);
+ * the caller closes it.  A descriptor or a negative errno. */
+int nl_ctx_inet_socket(struct nl_ctx *ctx);
 
 /* Converts a libnl error (-NLE_*) into a negative errno. */
 int nl_errno(int nlerr);

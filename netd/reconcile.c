@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "common/log.h"
 #include "netd/bridge.h"
@@ -194,13 +195,18 @@ static int validate(const struct rc_desired *d)
                                 return -EINVAL;
                 }
         }
+        for (size_t i = 0; i < d->n_down; i++)
+                if (!valid_name(d->down[i]))
+                        return -EINVAL;
         for (size_t i = 0; i < d->n_ipconfs; i++) {
                 const struct rc_ipconf *c = &d->ipconfs[i];
                 struct cidr x;
                 if (!valid_name(c->ifname))
                         return -EINVAL;
                 for (size_t j = i + 1; j < d->n_ipconfs; j++)
-                        if (strcmp(d->ipconfs[j].ifname, c->ifname) == 0)
+                        if (strcmp(d->ipconfs[j].ifname, c->ifname) == 0 &&
+                            (c->family == AF_UNSPEC || d->ipconfs[j].family == AF_UNSPEC ||
+                             c->family == d->ipconfs[j].family))
                                 return -EINVAL;
                 for (size_t j = 0; j < c->n_addrs; j++)
                         if (cidr_parse(c->addrs[j], &x) < 0)
@@ -490,10 +496,18 @@ static int plan_ports(struct model *m)
         return 0;
 }
 
+static bool want_down(const struct rc_desired *d, const char *name)
+{
+        for (size_t i = 0; i < d->n_down; i++)
+                if (strcmp(d->down[i], name) == 0)
+                        return true;
+        return false;
+}
+
 static int set_up(struct model *m, const char *name)
 {
         struct mlink *l = find(m, name);
-        if (!l || l->up)
+        if (!l || l->up || want_down(m->d, name))
                 return 0;
         if (!emit(m, RC_SET_UP, name, NULL))
                 return -ENOMEM;
@@ -518,6 +532,14 @@ static int plan_ups(struct model *m)
                 r |= set_up(m, d->vlans[i].name);
         for (size_t i = 0; i < d->n_bridges; i++)
                 r |= set_up(m, d->bridges[i].name);
+        for (size_t i = 0; i < d->n_down; i++) {
+                struct mlink *l = find(m, d->down[i]);
+                if (!l || !l->up)
+                        continue;
+                if (!emit(m, RC_SET_DOWN, l->name, NULL))
+                        return -ENOMEM;
+                l->up = false;
+        }
         return r ? -ENOMEM : 0;
 }
 
@@ -534,6 +556,8 @@ static int plan_addrs(struct model *m)
                 for (size_t k = 0; k < m->n_addrs; k++) {
                         struct maddr *a = &m->addrs[k];
                         if (a->gone || strcmp(a->ifname, c->ifname) || cidr_is_link_local(&a->addr))
+                                continue;
+                        if (c->family != AF_UNSPEC && a->addr.family != c->family)
                                 continue;
                         bool wanted = false;
                         for (size_t j = 0; j < c->n_addrs && !wanted; j++) {

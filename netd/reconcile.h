@@ -21,7 +21,8 @@
  *   4. bridges are created, then VLANs (after their parent, which may be a bond or a bridge);
  *   5. MTU: bonds, VLANs, bridge ports, then bridges (a port never below its bridge);
  *   6. bridge ports are attached (after the bridge and the port exist);
- *   7. links brought up: members and ports, then bonds, VLANs, bridges;
+ *   7. links brought up: members and ports, then bonds, VLANs, bridges; those listed in
+ *      `down` are set down instead;
  *   8. addresses: those not desired removed, then missing ones added, for the links listed in
  *      the desired addresses only (IPv6 link-local addresses are the kernel's).
  * Desired ports or members that do not exist (a VIF not created yet) are skipped. */
@@ -62,6 +63,7 @@ struct rc_bond {
 
 struct rc_ipconf {
         const char *ifname;
+        int family; /* AF_INET or AF_INET6: only that family's addresses; AF_UNSPEC: both */
         const char *const *addrs; /* CIDR strings; an empty list removes every address */
         size_t n_addrs;
 };
@@ -75,6 +77,9 @@ struct rc_desired {
         size_t n_bonds;
         const struct rc_ipconf *ipconfs;
         size_t n_ipconfs;
+        /* links held down (an unplugged PIF, its bridge): never set up, set down if up */
+        const char *const *down;
+        size_t n_down;
 };
 
 enum rc_op {

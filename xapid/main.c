@@ -304,6 +304,8 @@ int main(int argc, char **argv)
                 fatalx("message endpoint %s: %s", a.d.msg_path, strerror(-r));
         a.x.msg = a.msg;
         msg_link_on_peer(a.msg, peer_changed, &a);
+        if (net_events_init(&a.x) < 0)
+                fatalx("out of memory");
         r = daemon_open_ctl(&a.d, NULL, cmd_status, &a);
         if (r < 0)
                 fatalx("control socket: %s", strerror(-r));

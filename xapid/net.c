@@ -18,6 +18,7 @@
 #include "proto/net.pb-c.h"
 #include "xapid/api.h"
 #include "xapid/db.h"
+#include "xapid/net_desired.h"
 #include "xapid/rpc.h"
 #include "xapid/rpc_value.h"
 #include "xapid/rpc_writer.h"
@@ -97,8 +98,11 @@ static void refresh_metrics(struct xapi *x, const char *ref, const struct nic *n
         db_set(x->db, m, API_PIF_metrics_F_last_updated, &now);
 }
 
-/* Introduces (or refreshes) the PIF of NIC; *INTRODUCED is incremented for a new one. */
-static int sync_nic(struct xapi *x, const struct nic *nic, int *introduced)
+/* Introduces (or refreshes) the PIF of NIC; *INTRODUCED is incremented for a new one.
+ * With INTRODUCE false an unknown NIC is left alone (a forgotten PIF stays forgotten until
+ * PIF.scan or netd's next Hello, as in XAPI). */
+static int sync_nic(struct xapi *x, const struct nic *nic, int *introduced, bool introduce,
+                    struct db_row **out)
 {
         if (nic->device == NULL || nic->device[0] == '\0' || strlen(nic->device) >= IFNAMSIZ)
                 return -EINVAL;
@@ -107,10 +111,13 @@ static int sync_nic(struct xapi *x, const struct nic *nic, int *introduced)
         if (row != NULL) {
                 set_field(x->db, row, API_PIF_F_MAC, &mac, &mclass_PIF);
                 set_field(x->db, row, API_PIF_F_MTU, &nic->mtu, &mclass_PIF);
-                set_field(x->db, row, API_PIF_F_currently_attached, &nic->up, &mclass_PIF);
                 refresh_metrics(x, ((struct api_PIF *)row->rec)->metrics, nic);
+                if (out != NULL)
+                        *out = row;
                 return 0;
         }
+        if (!introduce)
+                return -ENOENT;
         char bridge[IFNAMSIZ];
         bridge_of(nic->device, bridge, sizeof(bridge));
         struct db_row *net = find_network(x->db, bridge);
@@ -144,11 +151,14 @@ static int sync_nic(struct xapi *x, const struct nic *nic, int *introduced)
         p->MTU = nic->mtu;
         p->VLAN = -1;
         p->physical = true;
-        p->currently_attached = nic->up;
+        p->currently_attached = true; /* plugged: netd brings it up (PIF.unplug undoes) */
         p->managed = true;
-        r = db_insert(x->db, &mclass_PIF, NULL, p, NULL);
+        struct db_row *prow;
+        r = db_insert(x->db, &mclass_PIF, NULL, p, &prow);
         if (r < 0)
                 return r;
+        if (out != NULL)
+                *out = prow;
         log_info("introduced PIF %s (%s) on network %s", nic->device, mac, bridge);
         (*introduced)++;
         return 0;
@@ -179,7 +189,7 @@ int net_sync_from_peer(struct xapi *x, const struct msg_peer_info *peer)
                         json_decref(o);
                         continue;
                 }
-                if (sync_nic(x, &nic, &introduced) == 0)
+                if (sync_nic(x, &nic, &introduced, true, NULL) == 0)
                         n++;
                 json_decref(o);
         }
@@ -193,6 +203,7 @@ struct apply {
         void (*done)(int r, const char *text, void *arg);
         void *arg;
         int rounds;
+        bool introduce; /* PIF.scan: PIFs for new NICs in the reply */
         int result;
         char text[256];
 };
@@ -226,7 +237,7 @@ static void on_apply_reply(int status, const ProtobufCMessage *body, const char 
                 const Ts__Net__Nic *n = rep->nics[i];
                 struct nic nic = {n->device, n->mac, n->mtu, n->carrier, n->up};
                 if (n->physical)
-                        sync_nic(a->x, &nic, &introduced);
+                        sync_nic(a->x, &nic, &introduced, a->introduce, NULL);
         }
         if (introduced > 0 && a->rounds++ < 2 && send_apply(a) == 0)
                 return; /* new PIFs: their bridges too */
@@ -246,68 +257,45 @@ static void on_apply_reply(int status, const ProtobufCMessage *body, const char 
 static int send_apply(struct apply *a)
 {
         struct xapi *x = a->x;
-        size_t nn = db_count(x->db, &mclass_network);
-        Ts__Net__Bridge *bv = calloc(nn ? nn : 1, sizeof(*bv));
-        Ts__Net__Bridge **bp = calloc(nn ? nn : 1, sizeof(*bp));
-        size_t np = db_count(x->db, &mclass_PIF);
-        char **ports = calloc(np ? np : 1, sizeof(*ports));
-        if (bv == NULL || bp == NULL || ports == NULL) {
-                free(bv);
-                free(bp);
-                free(ports);
-                return -ENOMEM;
-        }
-        Ts__Net__ApplyBridges req = TS__NET__APPLY_BRIDGES__INIT;
-        req.bridges = bp;
-        size_t used = 0;
-        for (size_t i = 0; i < nn; i++) {
-                struct db_row *row = db_row_at(x->db, &mclass_network, i);
-                const struct api_network *n = row->rec;
-                if (!n->managed || n->bridge[0] == '\0' || strlen(n->bridge) >= IFNAMSIZ)
-                        continue;
-                bool dup = false;
-                for (size_t j = 0; j < req.n_bridges && !dup; j++)
-                        dup = strcmp(bp[j]->name, n->bridge) == 0;
-                if (dup)
-                        continue;
-                Ts__Net__Bridge *b = &bv[req.n_bridges];
-                ts__net__bridge__init(b);
-                b->name = n->bridge;
-                b->mtu = n->MTU > 0 && n->MTU <= 65535 ? (uint32_t)n->MTU : 0;
-                b->ports = &ports[used];
-                for (size_t k = 0; k < np; k++) {
-                        const struct api_PIF *p = db_row_at(x->db, &mclass_PIF, k)->rec;
-                        if (p->physical && strcmp(p->network, row->ref) == 0 &&
-                            strcmp(p->host, x->host_ref) == 0 && used < np) {
-                                ports[used++] = p->device;
-                                b->n_ports++;
-                        }
-                }
-                bp[req.n_bridges++] = b;
-        }
-        int r = msg_link_request(x->msg, NETD_IDENTITY, &req.base,
-                                 &ts__net__apply_bridges_reply__descriptor, APPLY_TIMEOUT,
-                                 on_apply_reply, a);
-        free(bv);
-        free(bp);
-        free(ports);
+        struct net_desired want;
+        int r = net_desired_build(x->db, x->host_ref, &want);
+        if (r < 0)
+                return r;
+        r = msg_link_request(x->msg, NETD_IDENTITY, &want.msg.base,
+                             &ts__net__apply_bridges_reply__descriptor, APPLY_TIMEOUT,
+                             on_apply_reply, a);
+        net_desired_free(&want);
         return r;
 }
 
-int net_apply(struct xapi *x, void (*done)(int r, const char *text, void *arg), void *arg)
+static int start_apply(struct xapi *x, bool introduce,
+                       void (*done)(int r, const char *text, void *arg), void *arg)
 {
         if (x->msg == NULL || msg_link_peer(x->msg, NETD_IDENTITY) == NULL)
                 return -EHOSTUNREACH;
         struct apply *a = calloc(1, sizeof(*a));
         if (a == NULL)
                 return -ENOMEM;
-        *a = (struct apply){.x = x, .done = done, .arg = arg};
+        *a = (struct apply){.x = x, .done = done, .arg = arg, .introduce = introduce};
         int r = send_apply(a);
         if (r < 0) {
                 log_warnx("cannot send the bridges to netd: %s", strerror(-r));
                 free(a);
         }
         return r;
+}
+
+int net_apply(struct xapi *x, void (*done)(int r, const char *text, void *arg), void *arg)
+{
+        return start_apply(x, false, done, arg);
+}
+
+int net_pif_introduce(struct xapi *x, const char *device, const char *mac, int64_t mtu,
+                      struct db_row **out)
+{
+        struct nic nic = {.device = device, .mac = mac, .mtu = mtu, .carrier = false, .up = false};
+        int introduced = 0;
+        return sync_nic(x, &nic, &introduced, true, out);
 }
 
 /* --- handlers --- */
@@ -339,8 +327,8 @@ static void call_done(int r, const char *text, void *arg)
         free(c);
 }
 
-/* Applies the bridges and answers the call when netd did (REF: the result, or NULL). */
-static int apply_and_answer(struct api_ctx *ctx, const char *ref, struct rpc_writer *w)
+static int apply_and_answer(struct api_ctx *ctx, bool introduce, const char *ref,
+                            struct rpc_writer *w)
 {
         struct xapi *x = rpc_req_xapi(ctx->user);
         struct net_call *c = calloc(1, sizeof(*c));
@@ -348,7 +336,7 @@ static int apply_and_answer(struct api_ctx *ctx, const char *ref, struct rpc_wri
                 free(c);
                 return -ENOMEM;
         }
-        int r = net_apply(x, call_done, c);
+        int r = start_apply(x, introduce, call_done, c);
         if (r < 0) {
                 free(c->ref);
                 free(c);
@@ -359,6 +347,11 @@ static int apply_and_answer(struct api_ctx *ctx, const char *ref, struct rpc_wri
         c->req = rpc_defer(ctx);
         rpc_on_cancel(c->req, call_cancel, c);
         return 0;
+}
+
+int net_apply_and_answer(struct api_ctx *ctx, const char *ref, struct rpc_writer *w)
+{
+        return apply_and_answer(ctx, false, ref, w);
 }
 
 static const char *str_param(const struct rpc_value *const *params, size_t n, size_t i)
@@ -378,7 +371,7 @@ int h_PIF_scan(struct api_ctx *ctx, const struct rpc_value *const *params, size_
         if (p == NULL || strcmp(host, x->host_ref) != 0)
                 return api_error_set(err, "INTERNAL_ERROR", "netd is not connected", NULL);
         net_sync_from_peer(x, p);
-        return apply_and_answer(ctx, NULL, w); /* its reply has the NICs as they are now */
+        return apply_and_answer(ctx, true, NULL, w); /* its reply has the NICs as they are now */
 }
 
 /* network.create(session, record) */
@@ -417,7 +410,7 @@ int h_network_create(struct api_ctx *ctx, const struct rpc_value *const *params,
                                      "", NULL);
         }
         log_info("network %s created on bridge %s", row->ref, rec->bridge);
-        return apply_and_answer(ctx, row->ref, w);
+        return net_apply_and_answer(ctx, row->ref, w);
 }
 
 /* network.destroy(session, self) */
@@ -449,5 +442,5 @@ int h_network_destroy(struct api_ctx *ctx, const struct rpc_value *const *params
         log_info("network %s destroyed (bridge %s)", self,
                  ((struct api_network *)row->rec)->bridge);
         db_delete(ctx->db, row);
-        return apply_and_answer(ctx, NULL, w);
+        return net_apply_and_answer(ctx, NULL, w);
 }

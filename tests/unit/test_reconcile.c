@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <net/if.h>
+#include <sys/socket.h>
 
 #include "netd/reconcile.h"
 
@@ -270,6 +271,71 @@ static void addresses(void **state)
         rc_plan_free(&p);
 }
 
+/* An IpConf limited to one family leaves the other family's addresses alone; two IpConfs of
+ * different families on one link are fine, of the same family (or one of both) are not. */
+static void addresses_by_family(void **state)
+{
+        static const char *const v4[] = {"10.0.0.2/24"};
+        struct nl_link_info obs[] = {L("xenbr0", "bridge", "", "", 0, -1, 1500, 1, 1)};
+        struct addr_info ai[2] = {{.ifname = "xenbr0"}, {.ifname = "xenbr0"}};
+        assert_int_equal(cidr_parse("10.0.0.5/24", &ai[0].addr), 0);
+        assert_int_equal(cidr_parse("fd00::7/64", &ai[1].addr), 0); /* DHCPv6/SLAAC's, say */
+        struct nl_link_list links = {obs, 1};
+        struct addr_list addrs = {ai, 2};
+        struct rc_ipconf ip[] = {{.ifname = "xenbr0", .family = AF_INET, .addrs = v4, .n_addrs = 1},
+                                 {.ifname = "xenbr0", .family = AF_INET6}};
+        struct rc_bridge bridges[] = {{.name = "xenbr0"}};
+        struct rc_desired d = {.bridges = bridges, .n_bridges = 1, .ipconfs = ip, .n_ipconfs = 1};
+        struct rc_plan p;
+        assert_int_equal(reconcile_plan(&d, &links, &addrs, &p), 0);
+        assert_int_equal(p.n, 2); /* 10.0.0.5 out, 10.0.0.2 in; fd00::7 untouched */
+        assert_int_equal(at(&p, RC_ADDR_DEL, "xenbr0", NULL), 0);
+        assert_true(cidr_equal(&p.v[0].addr, &ai[0].addr));
+        assert_int_equal(p.v[1].op, RC_ADDR_ADD);
+        rc_plan_free(&p);
+        d.n_ipconfs = 2; /* IPv6 None as well: the IPv6 address goes too */
+        assert_int_equal(reconcile_plan(&d, &links, &addrs, &p), 0);
+        assert_int_equal(p.n, 3);
+        rc_plan_free(&p);
+        ip[1].family = AF_INET;
+        assert_int_equal(reconcile_plan(&d, &links, &addrs, &p), -EINVAL);
+        ip[1].family = AF_UNSPEC;
+        assert_int_equal(reconcile_plan(&d, &links, &addrs, &p), -EINVAL);
+}
+
+/* Links held down: never set up (not even as a port), set down when up; others unaffected. */
+static void held_down(void **state)
+{
+        static const char *const ports[] = {"eth0"};
+        static const char *const down[] = {"eth1", "xenbr1"};
+        struct nl_link_info obs[] = {
+            L("eth0", "", "", "", 0, -1, 1500, 0, 0),
+            L("eth1", "", "xenbr1", "", 0, -1, 1500, 1, 0),
+            L("xenbr1", "bridge", "", "", 0, -1, 1500, 1, 1),
+        };
+        struct nl_link_list links = {obs, 3};
+        struct rc_bridge bridges[] = {{.name = "xenbr0", .ports = ports, .n_ports = 1},
+                                      {.name = "xenbr1"}};
+        struct rc_desired d = {.bridges = bridges, .n_bridges = 2, .down = down, .n_down = 2};
+        struct rc_plan p;
+        assert_int_equal(reconcile_plan(&d, &links, NULL, &p), 0);
+        dump(&p);
+        assert_true(at(&p, RC_SET_UP, "eth0", NULL) >= 0);
+        assert_true(at(&p, RC_SET_UP, "xenbr0", NULL) >= 0);
+        assert_true(at(&p, RC_RELEASE, "eth1", NULL) >= 0); /* not a port of xenbr1 any more */
+        assert_true(at(&p, RC_SET_DOWN, "eth1", NULL) >= 0);
+        assert_true(at(&p, RC_SET_DOWN, "xenbr1", NULL) >= 0);
+        assert_int_equal(at(&p, RC_SET_UP, "xenbr1", NULL), -1);
+        assert_int_equal(at(&p, RC_SET_UP, "eth1", NULL), -1);
+        rc_plan_free(&p);
+        /* VLAN tag 0 (priority tagged) is valid, as in XAPI and Linux */
+        struct rc_vlan v0[] = {{.name = "eth0.0", .parent = "eth0", .tag = 0}};
+        struct rc_desired d0 = {.vlans = v0, .n_vlans = 1};
+        assert_int_equal(reconcile_plan(&d0, &links, NULL, &p), 0);
+        assert_true(at(&p, RC_CREATE_VLAN, "eth0.0", "eth0") >= 0);
+        rc_plan_free(&p);
+}
+
 static void invalid_desired(void **state)
 {
         static const char *const p1[] = {"eth0"};
@@ -331,9 +397,10 @@ static void cidr_and_names(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(from_empty),       cmocka_unit_test(messy_state),
-            cmocka_unit_test(bond_mode_change), cmocka_unit_test(recreate_and_conflicts),
-            cmocka_unit_test(addresses),        cmocka_unit_test(invalid_desired),
+            cmocka_unit_test(from_empty),          cmocka_unit_test(messy_state),
+            cmocka_unit_test(bond_mode_change),    cmocka_unit_test(recreate_and_conflicts),
+            cmocka_unit_test(addresses),           cmocka_unit_test(invalid_desired),
+            cmocka_unit_test(addresses_by_family), cmocka_unit_test(held_down),
             cmocka_unit_test(cidr_and_names),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
