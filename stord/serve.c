@@ -275,6 +275,36 @@ static int on_vdi_snapshot(struct msg_link *l, const struct msg_origin *from,
         return on_vdi_copy(l, from, arg, req->sr, req->location, true);
 }
 
+/* ---- storage API additions ---------------------------------------------------------------- */
+
+static int on_vdi_full_copy(struct msg_link *l, const struct msg_origin *from,
+                            const ProtobufCMessage *body, void *arg)
+{
+        const Ts__Sto__VdiCopy *req = (const Ts__Sto__VdiCopy *)body;
+        struct sd_error e = {0};
+        struct sd_vdi v = {0};
+        struct sd_sr *src = NULL, *dst = NULL;
+        int r = get_sr(arg, req->dest != NULL ? req->dest : req->sr, &dst, &e);
+        if (r == 0)
+                r = get_sr(arg, req->sr, &src, &e);
+        if (r == 0)
+                r = sd_vdi_copy(src, req->location, dst,
+                                strcmp(dst->drv->name, "lvm") == 0 ? SD_FMT_RAW : SD_FMT_QCOW2, &v,
+                                &e);
+        if (r == 0)
+                log_info("SR %s: VDI %s copied to %s in SR %s", src->uuid, req->location,
+                         v.location, dst->uuid);
+        r = reply_vdi(l, from, r, &v, &e);
+        sd_vdi_clear(&v);
+        return r;
+}
+
+/* Handlers of the storage API additions (after the original set, to keep merges simple). */
+static int serve_storage_api(struct msg_link *l, struct serve *s)
+{
+        return msg_link_handle(l, &ts__sto__vdi_copy__descriptor, on_vdi_full_copy, s);
+}
+
 int serve_new(struct msg_link *l, struct serve **out)
 {
         struct serve *s = calloc(1, sizeof(*s));
@@ -291,6 +321,8 @@ int serve_new(struct msg_link *l, struct serve **out)
                 r = msg_link_handle(l, &ts__sto__vdi_clone__descriptor, on_vdi_clone, s);
         if (r == 0)
                 r = msg_link_handle(l, &ts__sto__vdi_snapshot__descriptor, on_vdi_snapshot, s);
+        if (r == 0)
+                r = serve_storage_api(l, s);
         if (r < 0) {
                 free(s);
                 return r;

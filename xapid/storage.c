@@ -169,6 +169,19 @@ static int failure_to_api(const Ts__Sto__Failure *f, struct api_error *err)
         return f->errnum > 0 ? -f->errnum : -EIO;
 }
 
+/* Removes a VDI's row and its (detached) VBDs with it, as XAPI does. */
+static void forget_vdi(struct xapi *x, struct db_row *row)
+{
+        struct api_VDI *v = row->rec;
+        while (v->VBDs.n > 0) {
+                struct db_row *vbd = db_get(x->db, &mclass_VBD, v->VBDs.v[0].s);
+                if (vbd == NULL)
+                        break;
+                db_delete(x->db, vbd);
+        }
+        db_delete(x->db, row);
+}
+
 /* ---- VDI rows ----------------------------------------------------------------------------- */
 
 static struct db_row *find_vdi(struct xapi *x, struct db_row *sr, const char *location)
@@ -272,47 +285,90 @@ static void reconcile(struct xapi *x, struct db_row *sr, const Ts__Sto__SrState 
                 log_info("SR %s: %zu VDI(s) introduced, %zu now missing", s->uuid, added, missing);
 }
 
-/* ---- one request to stord on behalf of an API call ------------------------------------------ */
+/* ---- one request to stord ------------------------------------------------------------------ */
 
-enum op_kind { OP_CREATE, OP_DESTROY, OP_CLONE, OP_SNAPSHOT, OP_SCAN };
+enum op_kind { OP_CREATE, OP_DESTROY, OP_CLONE, OP_SNAPSHOT, OP_COPY, OP_SCAN };
 
 struct op {
         struct xapi *x;
-        struct rpc_req *req; /* NULL once the caller went away */
         enum op_kind kind;
-        char *ref;           /* the VDI (destroy, clone, snapshot) or SR (scan) */
-        struct api_VDI *rec; /* create: the new record; clone/snapshot: a copy of the source */
+        char *ref;           /* the VDI (destroy, clone, snapshot, copy) or SR (scan) */
+        char *dst_sr;        /* copy: the SR receiving the new VDI */
+        struct api_VDI *rec; /* create: the new record; clone/snapshot/copy: a copy of the source */
+        storage_done_fn done;
+        void *arg;
 };
 
 static void op_free(struct op *op)
 {
         free(op->ref);
+        free(op->dst_sr);
         model_record_free(&mclass_VDI, op->rec);
         free(op);
 }
 
-static void op_cancel(void *arg)
-{
-        struct op *op = arg;
-        op->req = NULL; /* stord still answers; the datamodel follows the storage */
-}
-
 static void op_finish(struct op *op, int r, const char *ref, struct api_error *err)
 {
-        if (op->req != NULL) {
-                if (r == 0 && ref != NULL)
-                        rpcw_string(rpc_deferred_writer(op->req), ref);
-                rpc_resume(op->req, r, err);
-        } else {
-                commit(op->x);
-        }
+        op->done(op->arg, r, ref, err);
         api_error_clear(err);
         op_free(op);
 }
 
-/* The new VDI of a clone or snapshot: the source's description with stord's facts. */
+/* An API call waiting for one storage operation (the handlers below). */
+struct call {
+        struct xapi *x;
+        struct rpc_req *req; /* NULL once the caller went away */
+};
+
+static void call_cancel(void *arg)
+{
+        struct call *c = arg;
+        c->req = NULL; /* stord still answers; the datamodel follows the storage */
+}
+
+static void call_done(void *arg, int r, const char *ref, struct api_error *err)
+{
+        struct call *c = arg;
+        if (c->req != NULL) {
+                if (r == 0 && ref != NULL)
+                        rpcw_string(rpc_deferred_writer(c->req), ref);
+                rpc_resume(c->req, r, err);
+        } else {
+                commit(c->x);
+        }
+        free(c);
+}
+
+/* Defers CTX's call until a storage operation started with call_new's result finishes;
+ * R is what the storage_* function returned (on failure nothing is deferred). */
+static int call_defer(struct api_ctx *ctx, struct call *c, int r)
+{
+        if (r < 0) {
+                free(c);
+                return r;
+        }
+        if (r > 0) { /* finished at once */
+                free(c);
+                return 0;
+        }
+        c->req = rpc_defer(ctx);
+        rpc_on_cancel(c->req, call_cancel, c);
+        return 0;
+}
+
+static struct call *call_new(struct api_ctx *ctx)
+{
+        struct call *c = calloc(1, sizeof(*c));
+        if (c == NULL)
+                abort();
+        c->x = rpc_req_xapi(ctx->user);
+        return c;
+}
+
+/* The new VDI of a clone, snapshot or copy: the source's description with stord's facts. */
 static struct api_VDI *derived_record(struct xapi *x, const struct api_VDI *src,
-                                      const Ts__Sto__Vdi *v, bool snapshot, const char *src_ref)
+                                      const Ts__Sto__Vdi *v, enum op_kind kind, const char *src_ref,
+                                      const char *sr_ref)
 {
         static const int copied[] = {
             API_VDI_F_name_label,   API_VDI_F_name_description, API_VDI_F_SR,
@@ -326,11 +382,13 @@ static struct api_VDI *derived_record(struct xapi *x, const struct api_VDI *src,
                 model_slot_copy(f->type, model_slot(rec, f), model_slot((void *)src, f));
         }
         vdi_fill(x, rec, v);
-        if (snapshot) {
+        if (kind == OP_SNAPSHOT) {
                 rec->is_a_snapshot = true;
                 set_str(&rec->snapshot_of, src_ref);
                 rec->snapshot_time = time(NULL);
         }
+        if (kind == OP_COPY && sr_ref != NULL)
+                set_str(&rec->SR, sr_ref);
         return rec;
 }
 
@@ -357,24 +415,12 @@ static void vdi_replied(int status, const ProtobufCMessage *reply, const char *e
                 return;
         }
         struct db_row *row = NULL;
-        switch (op->kind) {
-        case OP_DESTROY:
+        if (op->kind == OP_DESTROY) {
                 row = db_get(x->db, &mclass_VDI, op->ref);
-                if (row != NULL) {
-                        struct api_VDI *v = row->rec;
-                        /* its (detached) VBDs go with it, as in XAPI */
-                        while (v->VBDs.n > 0) {
-                                struct db_row *vbd = db_get(x->db, &mclass_VBD, v->VBDs.v[0].s);
-                                if (vbd == NULL)
-                                        break;
-                                db_delete(x->db, vbd);
-                        }
-                        db_delete(x->db, row);
-                }
+                if (row != NULL)
+                        forget_vdi(x, row);
                 op_finish(op, 0, NULL, &err);
                 return;
-        default:
-                break;
         }
         struct api_VDI *rec;
         if (op->kind == OP_CREATE) {
@@ -382,7 +428,7 @@ static void vdi_replied(int status, const ProtobufCMessage *reply, const char *e
                 op->rec = NULL;
                 vdi_fill(x, rec, res->vdi);
         } else {
-                rec = derived_record(x, op->rec, res->vdi, op->kind == OP_SNAPSHOT, op->ref);
+                rec = derived_record(x, op->rec, res->vdi, op->kind, op->ref, op->dst_sr);
         }
         r = db_insert(x->db, &mclass_VDI, NULL, rec, &row);
         if (r < 0) {
@@ -394,8 +440,8 @@ static void vdi_replied(int status, const ProtobufCMessage *reply, const char *e
         op_finish(op, 0, row->ref, &err);
 }
 
-/* Sends BODY for OP, deferring CTX's call; on failure nothing is deferred. */
-static int op_send(struct api_ctx *ctx, struct op *op, const ProtobufCMessage *body,
+/* Sends BODY for OP; on failure OP is freed and nothing will be called. */
+static int op_send(struct op *op, const ProtobufCMessage *body,
                    const ProtobufCMessageDescriptor *reply_type, msg_reply_fn cb,
                    struct api_error *err)
 {
@@ -409,21 +455,142 @@ static int op_send(struct api_ctx *ctx, struct op *op, const ProtobufCMessage *b
                 op_free(op);
                 return r;
         }
-        op->req = rpc_defer(ctx);
-        rpc_on_cancel(op->req, op_cancel, op);
         return 0;
 }
 
-static struct op *op_new(struct api_ctx *ctx, enum op_kind kind, const char *ref)
+static struct op *op_new(struct xapi *x, enum op_kind kind, const char *ref, storage_done_fn done,
+                         void *arg)
 {
         struct op *op = calloc(1, sizeof(*op));
         if (op == NULL)
                 abort();
-        op->x = rpc_req_xapi(ctx->user);
+        op->x = x;
         op->kind = kind;
+        op->done = done;
+        op->arg = arg;
         if (ref != NULL)
                 set_str(&op->ref, ref);
         return op;
+}
+
+/* ---- the storage operations other parts of xapid call (storage.h) ---------------------------- */
+
+int storage_vdi_create(struct xapi *x, struct api_VDI *rec, storage_done_fn done, void *arg,
+                       struct api_error *err)
+{
+        struct srdesc d;
+        int r = srdesc_for(x, rec->SR, &d, err);
+        if (r < 0) {
+                model_record_free(&mclass_VDI, rec);
+                return r;
+        }
+        char uuid[UUID_STR_LEN];
+        uuid_generate_str(uuid);
+        set_str(&rec->uuid, uuid);
+        const char *fmt = map_get_str(&rec->sm_config, "type");
+        Ts__Sto__VdiCreate req = TS__STO__VDI_CREATE__INIT;
+        req.sr = &d.sr;
+        req.virtual_size = rec->virtual_size > 0 ? (uint64_t)rec->virtual_size : 0;
+        req.format = fmt != NULL && strcmp(fmt, "raw") == 0 ? "raw" : "";
+        req.type = (char *)menum_vdi_type.values[rec->type];
+        req.uuid = uuid;
+        struct op *op = op_new(x, OP_CREATE, NULL, done, arg);
+        op->rec = rec;
+        r = op_send(op, &req.base, &ts__sto__vdi_result__descriptor, vdi_replied, err);
+        srdesc_clear(&d);
+        return r;
+}
+
+int storage_vdi_destroy(struct xapi *x, const char *vdi_ref, storage_done_fn done, void *arg,
+                        struct api_error *err)
+{
+        struct db_row *row = db_get(x->db, &mclass_VDI, vdi_ref);
+        if (row == NULL)
+                return api_error_set(err, "HANDLE_INVALID", "VDI", vdi_ref, NULL);
+        const struct api_VDI *v = row->rec;
+        for (size_t i = 0; i < v->VBDs.n; i++) {
+                struct db_row *vbd = db_get(x->db, &mclass_VBD, v->VBDs.v[i].s);
+                if (vbd != NULL && ((struct api_VBD *)vbd->rec)->currently_attached)
+                        return api_error_set(err, "VDI_IN_USE", row->ref, "destroy", NULL);
+        }
+        if (v->missing) { /* nothing left on the storage: forget it */
+                forget_vdi(x, row);
+                return 1;
+        }
+        struct srdesc d;
+        int r = srdesc_for(x, v->SR, &d, err);
+        if (r < 0)
+                return r;
+        Ts__Sto__VdiDelete req = TS__STO__VDI_DELETE__INIT;
+        req.sr = &d.sr;
+        req.location = v->location;
+        struct op *op = op_new(x, OP_DESTROY, row->ref, done, arg);
+        r = op_send(op, &req.base, &ts__sto__vdi_result__descriptor, vdi_replied, err);
+        srdesc_clear(&d);
+        return r;
+}
+
+int storage_vdi_clone(struct xapi *x, const char *vdi_ref, bool snapshot, storage_done_fn done,
+                      void *arg, struct api_error *err)
+{
+        struct db_row *row = db_get(x->db, &mclass_VDI, vdi_ref);
+        if (row == NULL)
+                return api_error_set(err, "HANDLE_INVALID", "VDI", vdi_ref, NULL);
+        const struct api_VDI *v = row->rec;
+        if (v->missing)
+                return api_error_set(err, "VDI_MISSING", v->SR, row->ref, NULL);
+        struct srdesc d;
+        int r = srdesc_for(x, v->SR, &d, err);
+        if (r < 0)
+                return r;
+        struct op *op = op_new(x, snapshot ? OP_SNAPSHOT : OP_CLONE, row->ref, done, arg);
+        op->rec = model_record_copy(&mclass_VDI, v);
+        if (snapshot) {
+                Ts__Sto__VdiSnapshot req = TS__STO__VDI_SNAPSHOT__INIT;
+                req.sr = &d.sr;
+                req.location = v->location;
+                r = op_send(op, &req.base, &ts__sto__vdi_result__descriptor, vdi_replied, err);
+        } else {
+                Ts__Sto__VdiClone req = TS__STO__VDI_CLONE__INIT;
+                req.sr = &d.sr;
+                req.location = v->location;
+                r = op_send(op, &req.base, &ts__sto__vdi_result__descriptor, vdi_replied, err);
+        }
+        srdesc_clear(&d);
+        return r;
+}
+
+int storage_vdi_copy(struct xapi *x, const char *vdi_ref, const char *sr_ref, storage_done_fn done,
+                     void *arg, struct api_error *err)
+{
+        struct db_row *row = db_get(x->db, &mclass_VDI, vdi_ref);
+        if (row == NULL)
+                return api_error_set(err, "HANDLE_INVALID", "VDI", vdi_ref, NULL);
+        const struct api_VDI *v = row->rec;
+        if (v->missing)
+                return api_error_set(err, "VDI_MISSING", v->SR, row->ref, NULL);
+        const char *dst =
+            sr_ref != NULL && db_get(x->db, &mclass_SR, sr_ref) != NULL ? sr_ref : v->SR;
+        struct srdesc src, to;
+        int r = srdesc_for(x, v->SR, &src, err);
+        if (r < 0)
+                return r;
+        r = srdesc_for(x, dst, &to, err);
+        if (r < 0) {
+                srdesc_clear(&src);
+                return r;
+        }
+        Ts__Sto__VdiCopy req = TS__STO__VDI_COPY__INIT;
+        req.sr = &src.sr;
+        req.location = v->location;
+        req.dest = &to.sr;
+        struct op *op = op_new(x, OP_COPY, row->ref, done, arg);
+        op->rec = model_record_copy(&mclass_VDI, v);
+        set_str(&op->dst_sr, dst);
+        r = op_send(op, &req.base, &ts__sto__vdi_result__descriptor, vdi_replied, err);
+        srdesc_clear(&src);
+        srdesc_clear(&to);
+        return r;
 }
 
 static struct db_row *vdi_param(struct api_ctx *ctx, const struct rpc_value *v,
@@ -442,109 +609,66 @@ static struct db_row *vdi_param(struct api_ctx *ctx, const struct rpc_value *v,
 int h_VDI_create(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
                  struct rpc_writer *w, struct api_error *err)
 {
-        struct xapi *x = rpc_req_xapi(ctx->user);
         void *v;
         int r = model_record_read(&mclass_VDI, params[1], &v, err);
         if (r < 0)
                 return r;
-        struct api_VDI *rec = v;
-        struct srdesc d;
-        r = srdesc_for(x, rec->SR, &d, err);
-        if (r < 0) {
-                model_record_free(&mclass_VDI, rec);
-                return r;
-        }
-        char uuid[UUID_STR_LEN];
-        uuid_generate_str(uuid);
-        set_str(&rec->uuid, uuid);
-        const char *fmt = map_get_str(&rec->sm_config, "type");
-        Ts__Sto__VdiCreate req = TS__STO__VDI_CREATE__INIT;
-        req.sr = &d.sr;
-        req.virtual_size = rec->virtual_size > 0 ? (uint64_t)rec->virtual_size : 0;
-        req.format = fmt != NULL && strcmp(fmt, "raw") == 0 ? "raw" : "";
-        req.type = (char *)menum_vdi_type.values[rec->type];
-        req.uuid = uuid;
-        struct op *op = op_new(ctx, OP_CREATE, NULL);
-        op->rec = rec;
-        r = op_send(ctx, op, &req.base, &ts__sto__vdi_result__descriptor, vdi_replied, err);
-        srdesc_clear(&d);
-        return r;
+        struct call *c = call_new(ctx);
+        return call_defer(ctx, c, storage_vdi_create(c->x, v, call_done, c, err));
 }
 
 /* VDI.destroy(session, self) */
 int h_VDI_destroy(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
                   struct rpc_writer *w, struct api_error *err)
 {
-        struct xapi *x = rpc_req_xapi(ctx->user);
         struct db_row *row = vdi_param(ctx, params[1], err);
         if (row == NULL)
                 return -ENOENT;
-        const struct api_VDI *v = row->rec;
-        for (size_t i = 0; i < v->VBDs.n; i++) {
-                struct db_row *vbd = db_get(x->db, &mclass_VBD, v->VBDs.v[i].s);
-                if (vbd != NULL && ((struct api_VBD *)vbd->rec)->currently_attached)
-                        return api_error_set(err, "VDI_IN_USE", row->ref, "destroy", NULL);
-        }
-        if (v->missing) { /* nothing left on the storage: forget it */
-                db_delete(x->db, row);
-                return 0;
-        }
-        struct srdesc d;
-        int r = srdesc_for(x, v->SR, &d, err);
-        if (r < 0)
-                return r;
-        Ts__Sto__VdiDelete req = TS__STO__VDI_DELETE__INIT;
-        req.sr = &d.sr;
-        req.location = v->location;
-        struct op *op = op_new(ctx, OP_DESTROY, row->ref);
-        r = op_send(ctx, op, &req.base, &ts__sto__vdi_result__descriptor, vdi_replied, err);
-        srdesc_clear(&d);
-        return r;
-}
-
-static int copy_vdi(struct api_ctx *ctx, const struct rpc_value *const *params, bool snapshot,
-                    struct api_error *err)
-{
-        struct xapi *x = rpc_req_xapi(ctx->user);
-        struct db_row *row = vdi_param(ctx, params[1], err);
-        if (row == NULL)
-                return -ENOENT;
-        const struct api_VDI *v = row->rec;
-        if (v->missing)
-                return api_error_set(err, "VDI_MISSING", v->SR, row->ref, NULL);
-        struct srdesc d;
-        int r = srdesc_for(x, v->SR, &d, err);
-        if (r < 0)
-                return r;
-        struct op *op = op_new(ctx, snapshot ? OP_SNAPSHOT : OP_CLONE, row->ref);
-        op->rec = model_record_copy(&mclass_VDI, v);
-        if (snapshot) {
-                Ts__Sto__VdiSnapshot req = TS__STO__VDI_SNAPSHOT__INIT;
-                req.sr = &d.sr;
-                req.location = v->location;
-                r = op_send(ctx, op, &req.base, &ts__sto__vdi_result__descriptor, vdi_replied, err);
-        } else {
-                Ts__Sto__VdiClone req = TS__STO__VDI_CLONE__INIT;
-                req.sr = &d.sr;
-                req.location = v->location;
-                r = op_send(ctx, op, &req.base, &ts__sto__vdi_result__descriptor, vdi_replied, err);
-        }
-        srdesc_clear(&d);
-        return r;
+        struct call *c = call_new(ctx);
+        return call_defer(ctx, c, storage_vdi_destroy(c->x, row->ref, call_done, c, err));
 }
 
 /* VDI.clone(session, vdi, driver_params) -> VDI ref */
 int h_VDI_clone(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
                 struct rpc_writer *w, struct api_error *err)
 {
-        return copy_vdi(ctx, params, false, err);
+        struct db_row *row = vdi_param(ctx, params[1], err);
+        if (row == NULL)
+                return -ENOENT;
+        struct call *c = call_new(ctx);
+        return call_defer(ctx, c, storage_vdi_clone(c->x, row->ref, false, call_done, c, err));
 }
 
 /* VDI.snapshot(session, vdi, driver_params) -> VDI ref */
 int h_VDI_snapshot(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
                    struct rpc_writer *w, struct api_error *err)
 {
-        return copy_vdi(ctx, params, true, err);
+        struct db_row *row = vdi_param(ctx, params[1], err);
+        if (row == NULL)
+                return -ENOENT;
+        struct call *c = call_new(ctx);
+        return call_defer(ctx, c, storage_vdi_clone(c->x, row->ref, true, call_done, c, err));
+}
+
+/* VDI.copy(session, vdi, sr, base_vdi, into_vdi) -> VDI ref: a full copy into SR. */
+int h_VDI_copy(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+               struct rpc_writer *w, struct api_error *err)
+{
+        struct db_row *row = vdi_param(ctx, params[1], err);
+        if (row == NULL)
+                return -ENOENT;
+        const char *sr = n > 2 && params[2]->type == RPC_STRING ? params[2]->u.str.s : "";
+        if (db_get(ctx->db, &mclass_SR, sr) == NULL)
+                return api_error_set(err, "HANDLE_INVALID", "SR", sr, NULL);
+        for (size_t i = 3; i < n && i < 5; i++) {
+                const char *ref = params[i]->type == RPC_STRING ? params[i]->u.str.s : "";
+                if (ref[0] != '\0' && strcmp(ref, NULL_REF) != 0)
+                        return api_error_set(err, "VALUE_NOT_SUPPORTED",
+                                             i == 3 ? "base_vdi" : "into_vdi", ref,
+                                             "incremental copies are not supported", NULL);
+        }
+        struct call *c = call_new(ctx);
+        return call_defer(ctx, c, storage_vdi_copy(c->x, row->ref, sr, call_done, c, err));
 }
 
 static void scan_replied(int status, const ProtobufCMessage *reply, const char *errtext, void *arg)
@@ -578,10 +702,11 @@ int h_SR_scan(struct api_ctx *ctx, const struct rpc_value *const *params, size_t
                 return r;
         Ts__Sto__SrScan req = TS__STO__SR_SCAN__INIT;
         req.sr = &d.sr;
-        struct op *op = op_new(ctx, OP_SCAN, ref);
-        r = op_send(ctx, op, &req.base, &ts__sto__sr_state__descriptor, scan_replied, err);
+        struct call *c = call_new(ctx);
+        struct op *op = op_new(x, OP_SCAN, ref, call_done, c);
+        r = op_send(op, &req.base, &ts__sto__sr_state__descriptor, scan_replied, err);
         srdesc_clear(&d);
-        return r;
+        return call_defer(ctx, c, r);
 }
 
 /* ---- stord announced itself --------------------------------------------------------------- */
