@@ -1,5 +1,6 @@
 /* SRs and VDIs through stord (see storage.h). */
 #include "xapid/storage.h"
+#include "xapid/storage_priv.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -89,7 +90,7 @@ static time_t parse_time(const char *s)
 }
 
 /* The PBD of SR on this host, or NULL. */
-static struct db_row *local_pbd(struct xapi *x, const struct api_SR *sr)
+struct db_row *storage_local_pbd(struct xapi *x, const struct api_SR *sr)
 {
         for (size_t i = 0; i < sr->PBDs.n; i++) {
                 struct db_row *p = db_get(x->db, &mclass_PBD, sr->PBDs.v[i].s);
@@ -99,15 +100,8 @@ static struct db_row *local_pbd(struct xapi *x, const struct api_SR *sr)
         return NULL;
 }
 
-/* What stord needs to know of an SR: built from the SR and its PBD, borrowed by a request. */
-struct srdesc {
-        Ts__Sto__Sr sr;
-        Ts__Peer__KeyValue *kv;
-        Ts__Peer__KeyValue **kvp;
-};
-
-static int srdesc_init(struct srdesc *d, const char *type, const char *uuid,
-                       const struct mmap *dconf)
+int storage_srdesc_init(struct srdesc *d, const char *type, const char *uuid,
+                        const struct mmap *dconf)
 {
         ts__sto__sr__init(&d->sr);
         d->sr.type = (char *)type;
@@ -130,39 +124,39 @@ static int srdesc_init(struct srdesc *d, const char *type, const char *uuid,
         return 0;
 }
 
-static void srdesc_clear(struct srdesc *d)
+void storage_srdesc_clear(struct srdesc *d)
 {
         free(d->kv);
         free(d->kvp);
 }
 
 /* The SR description for an operation on SR_REF from this host, or an API error. */
-static int srdesc_for(struct xapi *x, const char *sr_ref, struct srdesc *d, struct api_error *err)
+int storage_srdesc_for(struct xapi *x, const char *sr_ref, struct srdesc *d, struct api_error *err)
 {
         struct db_row *row = db_get(x->db, &mclass_SR, sr_ref);
         if (row == NULL)
                 return api_error_set(err, "HANDLE_INVALID", "SR", sr_ref, NULL);
         const struct api_SR *sr = row->rec;
-        struct db_row *pbd = local_pbd(x, sr);
+        struct db_row *pbd = storage_local_pbd(x, sr);
         if (pbd == NULL)
                 return api_error_set(err, "SR_HAS_NO_PBDS", sr_ref, NULL);
         const struct api_PBD *p = pbd->rec;
         if (!p->currently_attached)
                 return api_error_set(err, "SR_NOT_ATTACHED", sr_ref, NULL);
-        if (srdesc_init(d, sr->type, sr->uuid, &p->device_config) < 0)
+        if (storage_srdesc_init(d, sr->type, sr->uuid, &p->device_config) < 0)
                 return -ENOMEM;
         return 0;
 }
 
 /* A failed exchange with stord as XAPI's error. */
-static void link_error(int status, const char *text, struct api_error *err)
+void storage_link_error(int status, const char *text, struct api_error *err)
 {
         const char *name = strerrorname_np(-status);
         api_error_set(err, "SR_BACKEND_FAILURE", name != NULL ? name : "EIO", "",
                       text != NULL && text[0] ? text : strerror(-status), NULL);
 }
 
-static int failure_to_api(const Ts__Sto__Failure *f, struct api_error *err)
+int storage_failure_to_api(const Ts__Sto__Failure *f, struct api_error *err)
 {
         api_error_setv(err, f->code[0] ? f->code : "SR_BACKEND_FAILURE",
                        (const char *const *)f->params, f->n_params);
@@ -223,7 +217,7 @@ static void vdi_refresh(struct xapi *x, struct db_row *row, const Ts__Sto__Vdi *
 
 /* Brings the VDIs of SR in line with what stord found (SR.scan): new ones are introduced,
  * known ones refreshed, vanished ones marked missing. */
-static void reconcile(struct xapi *x, struct db_row *sr, const Ts__Sto__SrState *st)
+void storage_reconcile(struct xapi *x, struct db_row *sr, const Ts__Sto__SrState *st)
 {
         struct api_SR *s = sr->rec;
         if (st->physical_size != 0 &&
@@ -400,10 +394,10 @@ static void vdi_replied(int status, const ProtobufCMessage *reply, const char *e
         const Ts__Sto__VdiResult *res = (const Ts__Sto__VdiResult *)reply;
         int r = 0;
         if (status < 0) {
-                link_error(status, errtext, &err);
+                storage_link_error(status, errtext, &err);
                 r = status;
         } else if (res->failure != NULL) {
-                r = failure_to_api(res->failure, &err);
+                r = storage_failure_to_api(res->failure, &err);
         } else if (op->kind != OP_DESTROY && res->vdi == NULL) {
                 r = api_error_set(&err, "SR_BACKEND_FAILURE", "EBADMSG", "",
                                   "stord's reply carries no VDI", NULL);
@@ -450,8 +444,8 @@ static int op_send(struct op *op, const ProtobufCMessage *body,
                     ? msg_link_request(x->msg, STORD, body, reply_type, STORD_TIMEOUT, cb, op)
                     : -EHOSTUNREACH;
         if (r < 0) {
-                link_error(r, r == -EHOSTUNREACH ? "the storage daemon is not connected" : NULL,
-                           err);
+                storage_link_error(
+                    r, r == -EHOSTUNREACH ? "the storage daemon is not connected" : NULL, err);
                 op_free(op);
                 return r;
         }
@@ -479,7 +473,7 @@ int storage_vdi_create(struct xapi *x, struct api_VDI *rec, storage_done_fn done
                        struct api_error *err)
 {
         struct srdesc d;
-        int r = srdesc_for(x, rec->SR, &d, err);
+        int r = storage_srdesc_for(x, rec->SR, &d, err);
         if (r < 0) {
                 model_record_free(&mclass_VDI, rec);
                 return r;
@@ -497,7 +491,7 @@ int storage_vdi_create(struct xapi *x, struct api_VDI *rec, storage_done_fn done
         struct op *op = op_new(x, OP_CREATE, NULL, done, arg);
         op->rec = rec;
         r = op_send(op, &req.base, &ts__sto__vdi_result__descriptor, vdi_replied, err);
-        srdesc_clear(&d);
+        storage_srdesc_clear(&d);
         return r;
 }
 
@@ -518,7 +512,7 @@ int storage_vdi_destroy(struct xapi *x, const char *vdi_ref, storage_done_fn don
                 return 1;
         }
         struct srdesc d;
-        int r = srdesc_for(x, v->SR, &d, err);
+        int r = storage_srdesc_for(x, v->SR, &d, err);
         if (r < 0)
                 return r;
         Ts__Sto__VdiDelete req = TS__STO__VDI_DELETE__INIT;
@@ -526,7 +520,7 @@ int storage_vdi_destroy(struct xapi *x, const char *vdi_ref, storage_done_fn don
         req.location = v->location;
         struct op *op = op_new(x, OP_DESTROY, row->ref, done, arg);
         r = op_send(op, &req.base, &ts__sto__vdi_result__descriptor, vdi_replied, err);
-        srdesc_clear(&d);
+        storage_srdesc_clear(&d);
         return r;
 }
 
@@ -540,7 +534,7 @@ int storage_vdi_clone(struct xapi *x, const char *vdi_ref, bool snapshot, storag
         if (v->missing)
                 return api_error_set(err, "VDI_MISSING", v->SR, row->ref, NULL);
         struct srdesc d;
-        int r = srdesc_for(x, v->SR, &d, err);
+        int r = storage_srdesc_for(x, v->SR, &d, err);
         if (r < 0)
                 return r;
         struct op *op = op_new(x, snapshot ? OP_SNAPSHOT : OP_CLONE, row->ref, done, arg);
@@ -556,7 +550,7 @@ int storage_vdi_clone(struct xapi *x, const char *vdi_ref, bool snapshot, storag
                 req.location = v->location;
                 r = op_send(op, &req.base, &ts__sto__vdi_result__descriptor, vdi_replied, err);
         }
-        srdesc_clear(&d);
+        storage_srdesc_clear(&d);
         return r;
 }
 
@@ -572,12 +566,12 @@ int storage_vdi_copy(struct xapi *x, const char *vdi_ref, const char *sr_ref, st
         const char *dst =
             sr_ref != NULL && db_get(x->db, &mclass_SR, sr_ref) != NULL ? sr_ref : v->SR;
         struct srdesc src, to;
-        int r = srdesc_for(x, v->SR, &src, err);
+        int r = storage_srdesc_for(x, v->SR, &src, err);
         if (r < 0)
                 return r;
-        r = srdesc_for(x, dst, &to, err);
+        r = storage_srdesc_for(x, dst, &to, err);
         if (r < 0) {
-                srdesc_clear(&src);
+                storage_srdesc_clear(&src);
                 return r;
         }
         Ts__Sto__VdiCopy req = TS__STO__VDI_COPY__INIT;
@@ -588,8 +582,8 @@ int storage_vdi_copy(struct xapi *x, const char *vdi_ref, const char *sr_ref, st
         op->rec = model_record_copy(&mclass_VDI, v);
         set_str(&op->dst_sr, dst);
         r = op_send(op, &req.base, &ts__sto__vdi_result__descriptor, vdi_replied, err);
-        srdesc_clear(&src);
-        srdesc_clear(&to);
+        storage_srdesc_clear(&src);
+        storage_srdesc_clear(&to);
         return r;
 }
 
@@ -678,14 +672,14 @@ static void scan_replied(int status, const ProtobufCMessage *reply, const char *
         const Ts__Sto__SrState *st = (const Ts__Sto__SrState *)reply;
         int r = 0;
         if (status < 0) {
-                link_error(status, errtext, &err);
+                storage_link_error(status, errtext, &err);
                 r = status;
         } else if (st->failure != NULL) {
-                r = failure_to_api(st->failure, &err);
+                r = storage_failure_to_api(st->failure, &err);
         } else {
                 struct db_row *sr = db_get(op->x->db, &mclass_SR, op->ref);
                 if (sr != NULL)
-                        reconcile(op->x, sr, st);
+                        storage_reconcile(op->x, sr, st);
         }
         op_finish(op, r, NULL, &err);
 }
@@ -697,7 +691,7 @@ int h_SR_scan(struct api_ctx *ctx, const struct rpc_value *const *params, size_t
         struct xapi *x = rpc_req_xapi(ctx->user);
         const char *ref = params[1]->type == RPC_STRING ? params[1]->u.str.s : "";
         struct srdesc d;
-        int r = srdesc_for(x, ref, &d, err);
+        int r = storage_srdesc_for(x, ref, &d, err);
         if (r < 0)
                 return r;
         Ts__Sto__SrScan req = TS__STO__SR_SCAN__INIT;
@@ -705,7 +699,7 @@ int h_SR_scan(struct api_ctx *ctx, const struct rpc_value *const *params, size_t
         struct call *c = call_new(ctx);
         struct op *op = op_new(x, OP_SCAN, ref, call_done, c);
         r = op_send(op, &req.base, &ts__sto__sr_state__descriptor, scan_replied, err);
-        srdesc_clear(&d);
+        storage_srdesc_clear(&d);
         return call_defer(ctx, c, r);
 }
 
@@ -782,7 +776,7 @@ static void attach_replied(int status, const ProtobufCMessage *reply, const char
                                                               : st->failure->code;
                 log_warnx("SR %s: attach failed: %s", a->sr_ref ? a->sr_ref : a->sr_uuid, why);
                 struct db_row *sr = a->sr_ref ? db_get(x->db, &mclass_SR, a->sr_ref) : NULL;
-                struct db_row *pbd = sr ? local_pbd(x, sr->rec) : NULL;
+                struct db_row *pbd = sr ? storage_local_pbd(x, sr->rec) : NULL;
                 if (pbd != NULL && ((struct api_PBD *)pbd->rec)->currently_attached) {
                         ((struct api_PBD *)pbd->rec)->currently_attached = false;
                         db_touch(x->db, pbd);
@@ -793,12 +787,12 @@ static void attach_replied(int status, const ProtobufCMessage *reply, const char
         }
         struct db_row *sr = a->sr_ref ? db_get(x->db, &mclass_SR, a->sr_ref) : make_local_sr(x, a);
         if (sr != NULL) {
-                struct db_row *pbd = local_pbd(x, sr->rec);
+                struct db_row *pbd = storage_local_pbd(x, sr->rec);
                 if (pbd != NULL && !((struct api_PBD *)pbd->rec)->currently_attached) {
                         ((struct api_PBD *)pbd->rec)->currently_attached = true;
                         db_touch(x->db, pbd);
                 }
-                reconcile(x, sr, st);
+                storage_reconcile(x, sr, st);
         }
         commit(x);
         attach_free(a);
@@ -808,7 +802,7 @@ static void send_attach(struct xapi *x, struct attach *a, const char *type, cons
                         const struct mmap *dconf, bool create)
 {
         struct srdesc d;
-        if (srdesc_init(&d, type, uuid, dconf) < 0) {
+        if (storage_srdesc_init(&d, type, uuid, dconf) < 0) {
                 attach_free(a);
                 return;
         }
@@ -817,7 +811,7 @@ static void send_attach(struct xapi *x, struct attach *a, const char *type, cons
         req.create = create;
         int r = msg_link_request(x->msg, STORD, &req.base, &ts__sto__sr_state__descriptor,
                                  STORD_TIMEOUT, attach_replied, a);
-        srdesc_clear(&d);
+        storage_srdesc_clear(&d);
         if (r < 0) {
                 log_warnx("cannot ask stord to attach SR %s: %s", uuid, strerror(-r));
                 if (create && x->storage != NULL)
@@ -844,7 +838,7 @@ void storage_peer_up(struct xapi *x, const struct msg_peer_info *peer)
         for (size_t i = 0; i < db_count(x->db, &mclass_SR); i++) {
                 struct db_row *row = db_row_at(x->db, &mclass_SR, i);
                 const struct api_SR *sr = row->rec;
-                struct db_row *pbd = local_pbd(x, sr);
+                struct db_row *pbd = storage_local_pbd(x, sr);
                 if (is_local_sr(sr) && pbd != NULL)
                         have_local = true;
                 if (pbd == NULL)

@@ -103,8 +103,10 @@ static int make_template(struct db *db, const struct template_desc *t)
         if (t->hvm)
                 vmu_map_put(c, API_VM_F_HVM_boot_params, vm, "order", "dc");
         vm->domain_type = t->hvm ? API_DOMAIN_TYPE_HVM : API_DOMAIN_TYPE_PV;
-        static const struct kv platform[] = {{"acpi", "1"},    {"apic", "true"},
-                                             {"pae", "true"},  {"nx", "true"},
+        static const struct kv platform[] = {{"acpi", "1"},
+                                             {"apic", "true"},
+                                             {"pae", "true"},
+                                             {"nx", "true"},
                                              {"viridian", "false"}};
         for (size_t i = 0; i < sizeof(platform) / sizeof(platform[0]); i++)
                 vmu_map_put(c, API_VM_F_platform, vm, platform[i].k, platform[i].v);

@@ -41,9 +41,9 @@ int vbd_device_number(const char *s)
                 long n = strtol(s, &end, 10);
                 return *end == '\0' && n >= 0 && n < MAX_DEVICES ? (int)n : -1;
         }
-        const char *p = strncmp(s, "xvd", 3) == 0 ? s + 3
+        const char *p = strncmp(s, "xvd", 3) == 0                     ? s + 3
                         : (s[0] == 'h' || s[0] == 's') && s[1] == 'd' ? s + 2
-                                                                        : NULL;
+                                                                      : NULL;
         if (p == NULL || *p == '\0')
                 return -1;
         int n = 0;

@@ -108,12 +108,22 @@ static struct api_VM *new_vm_record(struct db *db, const struct api_VM *src, con
 {
         struct api_VM *vm = model_record_copy(&mclass_VM, src);
         const struct mclass *c = &mclass_VM;
-        static const int runtime_sets[] = {
-            API_VM_F_current_operations, API_VM_F_allowed_operations, API_VM_F_blocked_operations,
-            API_VM_F_blobs, API_VM_F_snapshot_info, API_VM_F_VBDs, API_VM_F_VIFs,
-            API_VM_F_consoles, API_VM_F_VTPMs, API_VM_F_crash_dumps, API_VM_F_snapshots,
-            API_VM_F_children, API_VM_F_pending_guidances, API_VM_F_VUSBs, API_VM_F_VGPUs,
-            API_VM_F_attached_PCIs};
+        static const int runtime_sets[] = {API_VM_F_current_operations,
+                                           API_VM_F_allowed_operations,
+                                           API_VM_F_blocked_operations,
+                                           API_VM_F_blobs,
+                                           API_VM_F_snapshot_info,
+                                           API_VM_F_VBDs,
+                                           API_VM_F_VIFs,
+                                           API_VM_F_consoles,
+                                           API_VM_F_VTPMs,
+                                           API_VM_F_crash_dumps,
+                                           API_VM_F_snapshots,
+                                           API_VM_F_children,
+                                           API_VM_F_pending_guidances,
+                                           API_VM_F_VUSBs,
+                                           API_VM_F_VGPUs,
+                                           API_VM_F_attached_PCIs};
         for (size_t i = 0; i < sizeof(runtime_sets) / sizeof(runtime_sets[0]); i++) {
                 const struct mfield *f = &c->fields[runtime_sets[i]];
                 model_slot_free(f->type, model_slot(vm, f));
@@ -254,16 +264,36 @@ int h_VM_snapshot(struct api_ctx *ctx, const struct rpc_value *const *params, si
 
 /* The fields a revert takes back from the snapshot (XAPI's revert_vm_fields). */
 static const int reverted_fields[] = {
-    API_VM_F_name_description,  API_VM_F_user_version,        API_VM_F_memory_target,
-    API_VM_F_memory_static_max, API_VM_F_memory_dynamic_max,  API_VM_F_memory_dynamic_min,
-    API_VM_F_memory_static_min, API_VM_F_VCPUs_params,        API_VM_F_VCPUs_max,
-    API_VM_F_VCPUs_at_startup,  API_VM_F_actions_after_shutdown, API_VM_F_actions_after_reboot,
-    API_VM_F_actions_after_crash, API_VM_F_PV_bootloader,     API_VM_F_PV_kernel,
-    API_VM_F_PV_ramdisk,        API_VM_F_PV_args,             API_VM_F_PV_bootloader_args,
-    API_VM_F_PV_legacy_args,    API_VM_F_HVM_boot_policy,     API_VM_F_HVM_boot_params,
-    API_VM_F_HVM_shadow_multiplier, API_VM_F_platform,        API_VM_F_PCI_bus,
-    API_VM_F_xenstore_data,     API_VM_F_tags,                API_VM_F_domain_type,
-    API_VM_F_recommendations,   API_VM_F_NVRAM,               API_VM_F_has_vendor_device,
+    API_VM_F_name_description,
+    API_VM_F_user_version,
+    API_VM_F_memory_target,
+    API_VM_F_memory_static_max,
+    API_VM_F_memory_dynamic_max,
+    API_VM_F_memory_dynamic_min,
+    API_VM_F_memory_static_min,
+    API_VM_F_VCPUs_params,
+    API_VM_F_VCPUs_max,
+    API_VM_F_VCPUs_at_startup,
+    API_VM_F_actions_after_shutdown,
+    API_VM_F_actions_after_reboot,
+    API_VM_F_actions_after_crash,
+    API_VM_F_PV_bootloader,
+    API_VM_F_PV_kernel,
+    API_VM_F_PV_ramdisk,
+    API_VM_F_PV_args,
+    API_VM_F_PV_bootloader_args,
+    API_VM_F_PV_legacy_args,
+    API_VM_F_HVM_boot_policy,
+    API_VM_F_HVM_boot_params,
+    API_VM_F_HVM_shadow_multiplier,
+    API_VM_F_platform,
+    API_VM_F_PCI_bus,
+    API_VM_F_xenstore_data,
+    API_VM_F_tags,
+    API_VM_F_domain_type,
+    API_VM_F_recommendations,
+    API_VM_F_NVRAM,
+    API_VM_F_has_vendor_device,
 };
 
 static int revert_finish(struct vm_job *j, struct api_error *err)

@@ -58,8 +58,7 @@ int h_VM_create(struct api_ctx *ctx, const struct rpc_value *const *params, size
         }
         /* clients that only know HVM_boot_policy (XAPI's derive_domain_type) */
         if (vm->domain_type == API_DOMAIN_TYPE_UNSPECIFIED)
-                vm->domain_type =
-                    vm->HVM_boot_policy[0] ? API_DOMAIN_TYPE_HVM : API_DOMAIN_TYPE_PV;
+                vm->domain_type = vm->HVM_boot_policy[0] ? API_DOMAIN_TYPE_HVM : API_DOMAIN_TYPE_PV;
         else if (vm->domain_type == API_DOMAIN_TYPE_HVM && vm->HVM_boot_policy[0] == '\0')
                 vmu_set_str(&vm->HVM_boot_policy, "BIOS order");
         /* what only the toolstack decides */

@@ -36,7 +36,8 @@ static bool attr(const char *p, const char *end, const char *name, char *out, si
         size_t nl = strlen(name);
         for (const char *q = p; q + nl + 2 < end; q++) {
                 if ((q == p || q[-1] == ' ' || q[-1] == '\t' || q[-1] == '\n') &&
-                    strncmp(q, name, nl) == 0 && q[nl] == '=' && (q[nl + 1] == '"' || q[nl + 1] == '\'')) {
+                    strncmp(q, name, nl) == 0 && q[nl] == '=' &&
+                    (q[nl + 1] == '"' || q[nl + 1] == '\'')) {
                         char quote = q[nl + 1];
                         const char *v = q + nl + 2, *ve = memchr(v, quote, (size_t)(end - v));
                         if (ve == NULL || (size_t)(ve - v) >= len)

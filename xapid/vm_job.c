@@ -217,8 +217,7 @@ static void run(struct vm_job *j)
         drop_next(j);
 }
 
-int vm_job_start(struct api_ctx *ctx, struct vm_job *j, struct rpc_writer *w,
-                 struct api_error *err)
+int vm_job_start(struct api_ctx *ctx, struct vm_job *j, struct rpc_writer *w, struct api_error *err)
 {
         struct db_row *vm = db_get(ctx->db, &mclass_VM, j->vm);
         const char *task = rpc_req_task(ctx->user);

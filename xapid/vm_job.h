@@ -54,8 +54,8 @@ struct vm_job {
         char *result; /* the ref answered, or NULL for void */
         vm_job_step_fn on_step;
         vm_job_finish_fn finish;
-        char *name; /* clone/copy/snapshot: the new VM's name */
-        int op;     /* API_VM_OPERATIONS_* */
+        char *name;              /* clone/copy/snapshot: the new VM's name */
+        int op;                  /* API_VM_OPERATIONS_* */
         bool starting, answered; /* finished within vm_job_start */
 };
 
