@@ -23,8 +23,7 @@ int storage_srdesc_init(struct srdesc *d, const char *type, const char *uuid,
                         const struct mmap *dconf);
 void storage_srdesc_clear(struct srdesc *d);
 /* The description for an operation on an attached SR from this host, or an API error. */
-int storage_srdesc_for(struct xapi *x, const char *sr_ref, struct srdesc *d,
-                       struct api_error *err);
+int storage_srdesc_for(struct xapi *x, const char *sr_ref, struct srdesc *d, struct api_error *err);
 /* The PBD of SR on this host, or NULL. */
 struct db_row *storage_local_pbd(struct xapi *x, const struct api_SR *sr);
 /* A failed exchange with stord (STATUS < 0) as XAPI's error. */

@@ -28,9 +28,9 @@ struct pending {
         struct xapi *x;
         struct rpc_req *req;
         enum sr_op op;
-        char *ref;            /* PBD (plug/unplug), SR (destroy), VDI (resize) */
-        struct api_SR *sr;    /* create: the SR record to insert */
-        struct api_PBD *pbd;  /* create: its PBD */
+        char *ref;           /* PBD (plug/unplug), SR (destroy), VDI (resize) */
+        struct api_SR *sr;   /* create: the SR record to insert */
+        struct api_PBD *pbd; /* create: its PBD */
 };
 
 static void pending_free(struct pending *p)
@@ -63,9 +63,9 @@ static int send(struct api_ctx *ctx, struct pending *p, const ProtobufCMessage *
                 const ProtobufCMessageDescriptor *reply, msg_reply_fn cb, struct api_error *err)
 {
         struct xapi *x = p->x;
-        int r = x->msg != NULL ? msg_link_request(x->msg, STORAGE_STORD, body, reply,
-                                                  STORAGE_TIMEOUT, cb, p)
-                               : -EHOSTUNREACH;
+        int r = x->msg != NULL
+                    ? msg_link_request(x->msg, STORAGE_STORD, body, reply, STORAGE_TIMEOUT, cb, p)
+                    : -EHOSTUNREACH;
         if (r < 0) {
                 storage_link_error(
                     r, r == -EHOSTUNREACH ? "the storage daemon is not connected" : NULL, err);
@@ -100,8 +100,7 @@ static int reply_status(int status, const char *errtext, const Ts__Sto__Failure 
         return f != NULL ? storage_failure_to_api(f, err) : 0;
 }
 
-static void state_replied(int status, const ProtobufCMessage *reply, const char *errtext,
-                          void *arg)
+static void state_replied(int status, const ProtobufCMessage *reply, const char *errtext, void *arg)
 {
         struct pending *p = arg;
         struct xapi *x = p->x;
@@ -194,8 +193,7 @@ int h_SR_create(struct api_ctx *ctx, const struct rpc_value *const *params, size
         p->sr = model_record_new(&mclass_SR);
         p->pbd = model_record_new(&mclass_PBD);
         const struct mfield *dcf = &mclass_PBD.fields[API_PBD_F_device_config];
-        int r = model_slot_read(dcf->type, params[2], &p->pbd->device_config, "device_config",
-                                err);
+        int r = model_slot_read(dcf->type, params[2], &p->pbd->device_config, "device_config", err);
         const struct mfield *smf = &mclass_SR.fields[API_SR_F_sm_config];
         if (r == 0 && n > 9) {
                 model_slot_free(smf->type, &p->sr->sm_config);
@@ -229,8 +227,7 @@ int h_SR_create(struct api_ctx *ctx, const struct rpc_value *const *params, size
         return r;
 }
 
-static int pbd_op(struct api_ctx *ctx, const struct rpc_value *v, bool plug,
-                  struct api_error *err)
+static int pbd_op(struct api_ctx *ctx, const struct rpc_value *v, bool plug, struct api_error *err)
 {
         struct db_row *row = vmu_param(ctx, &mclass_PBD, v, err);
         if (row == NULL)
@@ -249,8 +246,8 @@ static int pbd_op(struct api_ctx *ctx, const struct rpc_value *v, bool plug,
                         for (size_t k = 0; vd != NULL && k < vd->VBDs.n; k++) {
                                 struct db_row *b = db_get(ctx->db, &mclass_VBD, vd->VBDs.v[k].s);
                                 if (b != NULL && ((struct api_VBD *)b->rec)->currently_attached)
-                                        return api_error_set(err, "VDI_IN_USE", vdi->ref,
-                                                             "unplug", NULL);
+                                        return api_error_set(err, "VDI_IN_USE", vdi->ref, "unplug",
+                                                             NULL);
                         }
                 }
         struct srdesc d;
@@ -389,8 +386,7 @@ int h_VDI_resize(struct api_ctx *ctx, const struct rpc_value *const *params, siz
         return r;
 }
 
-static void probe_replied(int status, const ProtobufCMessage *reply, const char *errtext,
-                          void *arg)
+static void probe_replied(int status, const ProtobufCMessage *reply, const char *errtext, void *arg)
 {
         struct pending *p = arg;
         struct api_error err = {0};
