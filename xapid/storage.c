@@ -1,5 +1,6 @@
 /* SRs and VDIs through stord (see storage.h). */
 #include "xapid/storage.h"
+#include "xapid/storage_ops.h"
 #include "xapid/storage_priv.h"
 
 #include <errno.h>
@@ -173,7 +174,10 @@ static void forget_vdi(struct xapi *x, struct db_row *row)
                         break;
                 db_delete(x->db, vbd);
         }
+        struct db_row *sr = db_get(x->db, &mclass_SR, v->SR);
         db_delete(x->db, row);
+        if (sr != NULL) /* SR_NOT_EMPTY may no longer hold */
+                storage_sr_update_allowed(x->db, sr);
 }
 
 /* ---- VDI rows ----------------------------------------------------------------------------- */
@@ -277,6 +281,12 @@ void storage_reconcile(struct xapi *x, struct db_row *sr, const Ts__Sto__SrState
         }
         if (added || missing)
                 log_info("SR %s: %zu VDI(s) introduced, %zu now missing", s->uuid, added, missing);
+        storage_sr_update_allowed(x->db, sr);
+        for (size_t i = 0; i < s->VDIs.n; i++) {
+                struct db_row *row = db_get(x->db, &mclass_VDI, s->VDIs.v[i].s);
+                if (row != NULL)
+                        storage_vdi_update_allowed(x->db, row);
+        }
 }
 
 /* ---- one request to stord ------------------------------------------------------------------ */
@@ -291,10 +301,15 @@ struct op {
         struct api_VDI *rec; /* create: the new record; clone/snapshot/copy: a copy of the source */
         storage_done_fn done;
         void *arg;
+        char opkey[80]; /* the VDI's (or SR's, for scan) current_operations key, or "" */
 };
 
 static void op_free(struct op *op)
 {
+        if (op->opkey[0] != '\0' && op->kind == OP_SCAN)
+                storage_sr_op_end(op->x->db, op->ref, op->opkey);
+        else if (op->opkey[0] != '\0')
+                storage_vdi_op_end(op->x->db, op->ref, op->opkey);
         free(op->ref);
         free(op->dst_sr);
         model_record_free(&mclass_VDI, op->rec);
@@ -303,6 +318,16 @@ static void op_free(struct op *op)
 
 static void op_finish(struct op *op, int r, const char *ref, struct api_error *err)
 {
+        if (op->opkey[0] != '\0' && op->kind == OP_SCAN)
+                storage_sr_op_end(op->x->db, op->ref, op->opkey);
+        else if (op->opkey[0] != '\0')
+                storage_vdi_op_end(op->x->db, op->ref, op->opkey);
+        op->opkey[0] = '\0';
+        if (r == 0 && ref != NULL) {
+                struct db_row *row = db_get(op->x->db, &mclass_VDI, ref);
+                if (row != NULL)
+                        storage_vdi_update_allowed(op->x->db, row);
+        }
         op->done(op->arg, r, ref, err);
         api_error_clear(err);
         op_free(op);
@@ -431,6 +456,9 @@ static void vdi_replied(int status, const ProtobufCMessage *reply, const char *e
                 op_finish(op, r, NULL, &err);
                 return;
         }
+        struct db_row *sr = db_get(x->db, &mclass_SR, ((struct api_VDI *)row->rec)->SR);
+        if (sr != NULL)
+                storage_sr_update_allowed(x->db, sr);
         op_finish(op, 0, row->ref, &err);
 }
 
@@ -467,13 +495,23 @@ static struct op *op_new(struct xapi *x, enum op_kind kind, const char *ref, sto
         return op;
 }
 
+/* Marks OP's VDI with the operation while stord works (cleared by op_finish or op_free). */
+static void op_mark(struct op *op, struct db_row *vdi, int vop)
+{
+        storage_vdi_op_begin(op->x->db, vdi, vop, NULL, op->opkey, sizeof(op->opkey));
+}
+
 /* ---- the storage operations other parts of xapid call (storage.h) ---------------------------- */
 
 int storage_vdi_create(struct xapi *x, struct api_VDI *rec, storage_done_fn done, void *arg,
                        struct api_error *err)
 {
+        struct db_row *sr = db_get(x->db, &mclass_SR, rec->SR);
+        int r =
+            sr != NULL ? storage_sr_check_op(x->db, sr, API_STORAGE_OPERATIONS_VDI_CREATE, err) : 0;
         struct srdesc d;
-        int r = storage_srdesc_for(x, rec->SR, &d, err);
+        if (r == 0)
+                r = storage_srdesc_for(x, rec->SR, &d, err);
         if (r < 0) {
                 model_record_free(&mclass_VDI, rec);
                 return r;
@@ -502,23 +540,22 @@ int storage_vdi_destroy(struct xapi *x, const char *vdi_ref, storage_done_fn don
         if (row == NULL)
                 return api_error_set(err, "HANDLE_INVALID", "VDI", vdi_ref, NULL);
         const struct api_VDI *v = row->rec;
-        for (size_t i = 0; i < v->VBDs.n; i++) {
-                struct db_row *vbd = db_get(x->db, &mclass_VBD, v->VBDs.v[i].s);
-                if (vbd != NULL && ((struct api_VBD *)vbd->rec)->currently_attached)
-                        return api_error_set(err, "VDI_IN_USE", row->ref, "destroy", NULL);
-        }
+        int r = storage_vdi_check_op(x->db, row, API_VDI_OPERATIONS_DESTROY, err);
+        if (r < 0)
+                return r;
         if (v->missing) { /* nothing left on the storage: forget it */
                 forget_vdi(x, row);
                 return 1;
         }
         struct srdesc d;
-        int r = storage_srdesc_for(x, v->SR, &d, err);
+        r = storage_srdesc_for(x, v->SR, &d, err);
         if (r < 0)
                 return r;
         Ts__Sto__VdiDelete req = TS__STO__VDI_DELETE__INIT;
         req.sr = &d.sr;
         req.location = v->location;
         struct op *op = op_new(x, OP_DESTROY, row->ref, done, arg);
+        op_mark(op, row, API_VDI_OPERATIONS_DESTROY);
         r = op_send(op, &req.base, &ts__sto__vdi_result__descriptor, vdi_replied, err);
         storage_srdesc_clear(&d);
         return r;
@@ -531,13 +568,16 @@ int storage_vdi_clone(struct xapi *x, const char *vdi_ref, bool snapshot, storag
         if (row == NULL)
                 return api_error_set(err, "HANDLE_INVALID", "VDI", vdi_ref, NULL);
         const struct api_VDI *v = row->rec;
-        if (v->missing)
-                return api_error_set(err, "VDI_MISSING", v->SR, row->ref, NULL);
+        int vop = snapshot ? API_VDI_OPERATIONS_SNAPSHOT : API_VDI_OPERATIONS_CLONE;
+        int r = storage_vdi_check_op(x->db, row, vop, err);
+        if (r < 0)
+                return r;
         struct srdesc d;
-        int r = storage_srdesc_for(x, v->SR, &d, err);
+        r = storage_srdesc_for(x, v->SR, &d, err);
         if (r < 0)
                 return r;
         struct op *op = op_new(x, snapshot ? OP_SNAPSHOT : OP_CLONE, row->ref, done, arg);
+        op_mark(op, row, vop);
         op->rec = model_record_copy(&mclass_VDI, v);
         if (snapshot) {
                 Ts__Sto__VdiSnapshot req = TS__STO__VDI_SNAPSHOT__INIT;
@@ -561,12 +601,13 @@ int storage_vdi_copy(struct xapi *x, const char *vdi_ref, const char *sr_ref, st
         if (row == NULL)
                 return api_error_set(err, "HANDLE_INVALID", "VDI", vdi_ref, NULL);
         const struct api_VDI *v = row->rec;
-        if (v->missing)
-                return api_error_set(err, "VDI_MISSING", v->SR, row->ref, NULL);
+        int r = storage_vdi_check_op(x->db, row, API_VDI_OPERATIONS_COPY, err);
+        if (r < 0)
+                return r;
         const char *dst =
             sr_ref != NULL && db_get(x->db, &mclass_SR, sr_ref) != NULL ? sr_ref : v->SR;
         struct srdesc src, to;
-        int r = storage_srdesc_for(x, v->SR, &src, err);
+        r = storage_srdesc_for(x, v->SR, &src, err);
         if (r < 0)
                 return r;
         r = storage_srdesc_for(x, dst, &to, err);
@@ -579,6 +620,7 @@ int storage_vdi_copy(struct xapi *x, const char *vdi_ref, const char *sr_ref, st
         req.location = v->location;
         req.dest = &to.sr;
         struct op *op = op_new(x, OP_COPY, row->ref, done, arg);
+        op_mark(op, row, API_VDI_OPERATIONS_COPY);
         op->rec = model_record_copy(&mclass_VDI, v);
         set_str(&op->dst_sr, dst);
         r = op_send(op, &req.base, &ts__sto__vdi_result__descriptor, vdi_replied, err);
@@ -694,10 +736,18 @@ int h_SR_scan(struct api_ctx *ctx, const struct rpc_value *const *params, size_t
         int r = storage_srdesc_for(x, ref, &d, err);
         if (r < 0)
                 return r;
+        struct db_row *srrow = db_get(x->db, &mclass_SR, ref);
+        r = storage_sr_check_op(x->db, srrow, API_STORAGE_OPERATIONS_SCAN, err);
+        if (r < 0) {
+                storage_srdesc_clear(&d);
+                return r;
+        }
         Ts__Sto__SrScan req = TS__STO__SR_SCAN__INIT;
         req.sr = &d.sr;
         struct call *c = call_new(ctx);
         struct op *op = op_new(x, OP_SCAN, ref, call_done, c);
+        storage_sr_op_begin(x->db, srrow, API_STORAGE_OPERATIONS_SCAN, NULL, op->opkey,
+                            sizeof(op->opkey));
         r = op_send(op, &req.base, &ts__sto__sr_state__descriptor, scan_replied, err);
         storage_srdesc_clear(&d);
         return call_defer(ctx, c, r);
@@ -830,6 +880,7 @@ void storage_peer_up(struct xapi *x, const struct msg_peer_info *peer)
 {
         if (x->msg == NULL)
                 return;
+        storage_update_allowed_all(x->db); /* the drivers' capabilities may have changed */
         const char *dir = NULL;
         for (size_t i = 0; i < peer->n_state; i++)
                 if (strcmp(peer->state[i]->key, "local_sr_dir") == 0)

@@ -16,6 +16,7 @@
 #include "xapid/rpc.h"
 #include "xapid/rpc_value.h"
 #include "xapid/rpc_writer.h"
+#include "xapid/storage_ops.h"
 #include "xapid/storage_priv.h"
 #include "xapid/vm_util.h"
 #include "xapid/xapi.h"
@@ -31,10 +32,32 @@ struct pending {
         char *ref;           /* PBD (plug/unplug), SR (destroy), VDI (resize) */
         struct api_SR *sr;   /* create: the SR record to insert */
         struct api_PBD *pbd; /* create: its PBD */
+        char *marked;        /* the SR or VDI carrying the operation in current_operations */
+        bool marked_vdi;
+        char opkey[80];
 };
+
+static void unmark(struct pending *p)
+{
+        if (p->marked == NULL)
+                return;
+        if (p->marked_vdi)
+                storage_vdi_op_end(p->x->db, p->marked, p->opkey);
+        else
+                storage_sr_op_end(p->x->db, p->marked, p->opkey);
+        free(p->marked);
+        p->marked = NULL;
+}
+
+static void mark_sr(struct pending *p, struct db_row *sr, int op)
+{
+        storage_sr_op_begin(p->x->db, sr, op, NULL, p->opkey, sizeof(p->opkey));
+        vmu_set_str(&p->marked, sr->ref);
+}
 
 static void pending_free(struct pending *p)
 {
+        unmark(p);
         free(p->ref);
         model_record_free(&mclass_SR, p->sr);
         model_record_free(&mclass_PBD, p->pbd);
@@ -48,6 +71,7 @@ static void pending_cancel(void *arg)
 
 static void answer(struct pending *p, int r, const char *value, struct api_error *err)
 {
+        unmark(p);
         if (p->req != NULL) {
                 if (r == 0 && value != NULL)
                         rpcw_string(rpc_deferred_writer(p->req), value);
@@ -125,6 +149,7 @@ static void state_replied(int status, const ProtobufCMessage *reply, const char 
                 if (db_insert(x->db, &mclass_PBD, NULL, p->pbd, &pbd) == 0)
                         p->pbd = NULL;
                 storage_reconcile(x, row, st);
+                storage_sr_update_allowed(x->db, row);
                 result = row->ref;
                 log_info("SR %s created", ((struct api_SR *)row->rec)->uuid);
                 break;
@@ -250,11 +275,15 @@ static int pbd_op(struct api_ctx *ctx, const struct rpc_value *v, bool plug, str
                                                              NULL);
                         }
                 }
+        int op = plug ? API_STORAGE_OPERATIONS_PLUG : API_STORAGE_OPERATIONS_UNPLUG;
+        int r = storage_sr_check_op(ctx->db, sr, op, err);
+        if (r < 0)
+                return r;
         struct srdesc d;
         if (storage_srdesc_init(&d, s->type, s->uuid, &pbd->device_config) < 0)
                 return -ENOMEM;
         struct pending *p = pending_new(ctx, plug ? SR_OP_PLUG : SR_OP_UNPLUG, row->ref);
-        int r;
+        mark_sr(p, sr, op);
         if (plug) {
                 Ts__Sto__SrAttach req = TS__STO__SR_ATTACH__INIT;
                 req.sr = &d.sr;
@@ -290,19 +319,17 @@ int h_SR_destroy(struct api_ctx *ctx, const struct rpc_value *const *params, siz
         struct db_row *row = vmu_param(ctx, &mclass_SR, params[1], err);
         if (row == NULL)
                 return -ENOENT;
-        const struct api_SR *sr = row->rec;
-        for (size_t i = 0; i < sr->VDIs.n; i++) {
-                struct db_row *v = db_get(ctx->db, &mclass_VDI, sr->VDIs.v[i].s);
-                if (v != NULL && !((struct api_VDI *)v->rec)->missing)
-                        return api_error_set(err, "SR_NOT_EMPTY", NULL);
-        }
+        int r = storage_sr_check_op(ctx->db, row, API_STORAGE_OPERATIONS_DESTROY, err);
+        if (r < 0)
+                return r;
         struct srdesc d;
-        int r = storage_srdesc_for(x, row->ref, &d, err);
+        r = storage_srdesc_for(x, row->ref, &d, err);
         if (r < 0)
                 return r;
         Ts__Sto__SrDelete req = TS__STO__SR_DELETE__INIT;
         req.sr = &d.sr;
         struct pending *p = pending_new(ctx, SR_OP_DESTROY, row->ref);
+        mark_sr(p, row, API_STORAGE_OPERATIONS_DESTROY);
         r = send(ctx, p, &req.base, &ts__sto__sr_state__descriptor, state_replied, err);
         storage_srdesc_clear(&d);
         return r;
@@ -316,11 +343,9 @@ int h_SR_forget(struct api_ctx *ctx, const struct rpc_value *const *params, size
         if (row == NULL)
                 return -ENOENT;
         struct api_SR *sr = row->rec;
-        for (size_t i = 0; i < sr->PBDs.n; i++) {
-                struct db_row *p = db_get(ctx->db, &mclass_PBD, sr->PBDs.v[i].s);
-                if (p != NULL && ((struct api_PBD *)p->rec)->currently_attached)
-                        return api_error_set(err, "SR_HAS_PBD", row->ref, NULL);
-        }
+        int r = storage_sr_check_op(ctx->db, row, API_STORAGE_OPERATIONS_FORGET, err);
+        if (r < 0)
+                return r;
         while (sr->VDIs.n > 0) {
                 struct db_row *v = db_get(ctx->db, &mclass_VDI, sr->VDIs.v[0].s);
                 if (v == NULL)
@@ -365,15 +390,11 @@ int h_VDI_resize(struct api_ctx *ctx, const struct rpc_value *const *params, siz
         const struct api_VDI *v = row->rec;
         int64_t size = 0;
         model_slot_read(&(struct mtype){.kind = MT_INT}, params[2], &size, "size", err);
-        if (v->read_only)
-                return api_error_set(err, "VDI_READONLY", row->ref, NULL);
-        for (size_t i = 0; i < v->VBDs.n; i++) {
-                struct db_row *b = db_get(ctx->db, &mclass_VBD, v->VBDs.v[i].s);
-                if (b != NULL && ((struct api_VBD *)b->rec)->currently_attached)
-                        return api_error_set(err, "VDI_IN_USE", row->ref, "resize", NULL);
-        }
+        int r = storage_vdi_check_op(ctx->db, row, API_VDI_OPERATIONS_RESIZE, err);
+        if (r < 0)
+                return r;
         struct srdesc d;
-        int r = storage_srdesc_for(x, v->SR, &d, err);
+        r = storage_srdesc_for(x, v->SR, &d, err);
         if (r < 0)
                 return r;
         Ts__Sto__VdiResize req = TS__STO__VDI_RESIZE__INIT;
@@ -381,6 +402,10 @@ int h_VDI_resize(struct api_ctx *ctx, const struct rpc_value *const *params, siz
         req.location = v->location;
         req.size = size > 0 ? (uint64_t)size : 0;
         struct pending *p = pending_new(ctx, SR_OP_RESIZE, row->ref);
+        storage_vdi_op_begin(ctx->db, row, API_VDI_OPERATIONS_RESIZE, NULL, p->opkey,
+                             sizeof(p->opkey));
+        vmu_set_str(&p->marked, row->ref);
+        p->marked_vdi = true;
         r = send(ctx, p, &req.base, &ts__sto__vdi_result__descriptor, resize_replied, err);
         storage_srdesc_clear(&d);
         return r;

@@ -16,6 +16,7 @@
 #include "xapid/db.h"
 #include "xapid/rpc_value.h"
 #include "xapid/rpc_writer.h"
+#include "xapid/storage_ops.h"
 #include "xapid/vbd.h"
 #include "xapid/vm_util.h"
 
@@ -136,6 +137,8 @@ int h_VBD_create(struct api_ctx *ctx, const struct rpc_value *const *params, siz
                                   NULL);
                 goto fail;
         }
+        if (vdi != NULL)
+                storage_vdi_update_allowed(ctx->db, vdi);
         rpcw_string(w, row->ref);
         return 0;
 fail:
@@ -159,7 +162,10 @@ int h_VBD_destroy(struct api_ctx *ctx, const struct rpc_value *const *params, si
                          ((struct api_VM *)vm->rec)->uuid);
                 return api_error_set(err, "OPERATION_NOT_ALLOWED", why, NULL);
         }
+        struct db_row *vdi = db_get(ctx->db, &mclass_VDI, vbd->VDI);
         vmu_destroy_vbd(ctx->db, row);
+        if (vdi != NULL)
+                storage_vdi_update_allowed(ctx->db, vdi);
         return 0;
 }
 
