@@ -13,37 +13,46 @@
 
 /* The VDI operations this toolstack offers, in the order allowed_operations lists them. */
 static const int vdi_ops[] = {
-    API_VDI_OPERATIONS_CLONE,          API_VDI_OPERATIONS_COPY,   API_VDI_OPERATIONS_RESIZE,
-    API_VDI_OPERATIONS_SNAPSHOT,       API_VDI_OPERATIONS_DESTROY, API_VDI_OPERATIONS_FORGET,
-    API_VDI_OPERATIONS_UPDATE,         API_VDI_OPERATIONS_GENERATE_CONFIG,
+    API_VDI_OPERATIONS_CLONE,   API_VDI_OPERATIONS_COPY,
+    API_VDI_OPERATIONS_RESIZE,  API_VDI_OPERATIONS_SNAPSHOT,
+    API_VDI_OPERATIONS_DESTROY, API_VDI_OPERATIONS_FORGET,
+    API_VDI_OPERATIONS_UPDATE,  API_VDI_OPERATIONS_GENERATE_CONFIG,
 };
 #define N_VDI_OPS (sizeof(vdi_ops) / sizeof(vdi_ops[0]))
 
 static const int sr_ops[] = {
-    API_STORAGE_OPERATIONS_SCAN,         API_STORAGE_OPERATIONS_DESTROY,
-    API_STORAGE_OPERATIONS_FORGET,       API_STORAGE_OPERATIONS_PLUG,
-    API_STORAGE_OPERATIONS_UNPLUG,       API_STORAGE_OPERATIONS_UPDATE,
-    API_STORAGE_OPERATIONS_VDI_CREATE,   API_STORAGE_OPERATIONS_VDI_INTRODUCE,
-    API_STORAGE_OPERATIONS_VDI_DESTROY,  API_STORAGE_OPERATIONS_VDI_RESIZE,
-    API_STORAGE_OPERATIONS_VDI_CLONE,    API_STORAGE_OPERATIONS_VDI_SNAPSHOT,
-    API_STORAGE_OPERATIONS_PBD_CREATE,   API_STORAGE_OPERATIONS_PBD_DESTROY,
+    API_STORAGE_OPERATIONS_SCAN,        API_STORAGE_OPERATIONS_DESTROY,
+    API_STORAGE_OPERATIONS_FORGET,      API_STORAGE_OPERATIONS_PLUG,
+    API_STORAGE_OPERATIONS_UNPLUG,      API_STORAGE_OPERATIONS_UPDATE,
+    API_STORAGE_OPERATIONS_VDI_CREATE,  API_STORAGE_OPERATIONS_VDI_INTRODUCE,
+    API_STORAGE_OPERATIONS_VDI_DESTROY, API_STORAGE_OPERATIONS_VDI_RESIZE,
+    API_STORAGE_OPERATIONS_VDI_CLONE,   API_STORAGE_OPERATIONS_VDI_SNAPSHOT,
+    API_STORAGE_OPERATIONS_PBD_CREATE,  API_STORAGE_OPERATIONS_PBD_DESTROY,
 };
 #define N_SR_OPS (sizeof(sr_ops) / sizeof(sr_ops[0]))
 
 /* ---- what the SR's driver can do ----------------------------------------------------------- */
 
-enum cap { CAP_CREATE = 1, CAP_DELETE = 2, CAP_CLONE = 4, CAP_SNAPSHOT = 8, CAP_RESIZE = 16,
-           CAP_INTRODUCE = 32, CAP_UPDATE = 64, CAP_SR_UPDATE = 128 };
+enum cap {
+        CAP_CREATE = 1,
+        CAP_DELETE = 2,
+        CAP_CLONE = 4,
+        CAP_SNAPSHOT = 8,
+        CAP_RESIZE = 16,
+        CAP_INTRODUCE = 32,
+        CAP_UPDATE = 64,
+        CAP_SR_UPDATE = 128
+};
 
 static unsigned caps_of_type(struct db *db, const char *type)
 {
         static const struct {
                 const char *name;
                 unsigned bit;
-        } names[] = {{"VDI_CREATE", CAP_CREATE},       {"VDI_DELETE", CAP_DELETE},
-                     {"VDI_CLONE", CAP_CLONE},         {"VDI_SNAPSHOT", CAP_SNAPSHOT},
-                     {"VDI_RESIZE", CAP_RESIZE},       {"VDI_INTRODUCE", CAP_INTRODUCE},
-                     {"VDI_UPDATE", CAP_UPDATE},       {"SR_UPDATE", CAP_SR_UPDATE}};
+        } names[] = {{"VDI_CREATE", CAP_CREATE}, {"VDI_DELETE", CAP_DELETE},
+                     {"VDI_CLONE", CAP_CLONE},   {"VDI_SNAPSHOT", CAP_SNAPSHOT},
+                     {"VDI_RESIZE", CAP_RESIZE}, {"VDI_INTRODUCE", CAP_INTRODUCE},
+                     {"VDI_UPDATE", CAP_UPDATE}, {"SR_UPDATE", CAP_SR_UPDATE}};
         for (size_t i = 0; i < db_count(db, &mclass_SM); i++) {
                 const struct api_SM *sm = db_row_at(db, &mclass_SM, i)->rec;
                 if (strcmp(sm->type, type) != 0)
@@ -241,8 +250,7 @@ int storage_sr_check_op(struct db *db, struct db_row *row, int op, struct api_er
                                                     c == API_STORAGE_OPERATIONS_UNPLUG;
                 if (blocks)
                         return api_error_set(err, "OTHER_OPERATION_IN_PROGRESS", "SR", row->ref,
-                                             menum_storage_operations.values[c], cur->k[i].s,
-                                             NULL);
+                                             menum_storage_operations.values[c], cur->k[i].s, NULL);
         }
         return 0;
 }
