@@ -63,9 +63,9 @@ int main(int argc, char **argv)
                 fatalx("db_new");
         struct api_SM *sm = model_record_new(&mclass_SM);
         vmu_set_str(&sm->type, "file");
-        static const char *const caps[] = {"VDI_CREATE", "VDI_DELETE", "VDI_CLONE",
+        static const char *const caps[] = {"VDI_CREATE",   "VDI_DELETE", "VDI_CLONE",
                                            "VDI_SNAPSHOT", "VDI_RESIZE", "VDI_INTRODUCE",
-                                           "VDI_UPDATE", "SR_UPDATE"};
+                                           "VDI_UPDATE",   "SR_UPDATE"};
         for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
                 mset_add(mclass_SM.fields[API_SM_F_capabilities].type->elem, &sm->capabilities,
                          &caps[i]);

@@ -404,6 +404,21 @@ static int on_sr_probe(struct msg_link *l, const struct msg_origin *from,
         return r;
 }
 
+static int on_vdi_introduce(struct msg_link *l, const struct msg_origin *from,
+                            const ProtobufCMessage *body, void *arg)
+{
+        const Ts__Sto__VdiIntroduce *req = (const Ts__Sto__VdiIntroduce *)body;
+        struct sd_error e = {0};
+        struct sd_vdi v = {0};
+        struct sd_sr *sr = NULL;
+        int r = get_sr(arg, req->sr, &sr, &e);
+        if (r == 0)
+                r = sd_vdi_introduce(sr, req->location, &v, &e);
+        r = reply_vdi(l, from, r, &v, &e);
+        sd_vdi_clear(&v);
+        return r;
+}
+
 /* Handlers of the storage API additions (after the original set, to keep merges simple). */
 static int serve_storage_api(struct msg_link *l, struct serve *s)
 {
@@ -416,6 +431,8 @@ static int serve_storage_api(struct msg_link *l, struct serve *s)
                 r = msg_link_handle(l, &ts__sto__vdi_resize__descriptor, on_vdi_resize, s);
         if (r == 0)
                 r = msg_link_handle(l, &ts__sto__sr_probe__descriptor, on_sr_probe, s);
+        if (r == 0)
+                r = msg_link_handle(l, &ts__sto__vdi_introduce__descriptor, on_vdi_introduce, s);
         return r;
 }
 

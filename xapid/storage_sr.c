@@ -23,7 +23,15 @@
 
 LOG_MODULE(storage)
 
-enum sr_op { SR_OP_CREATE, SR_OP_PLUG, SR_OP_UNPLUG, SR_OP_DESTROY, SR_OP_RESIZE, SR_OP_PROBE };
+enum sr_op {
+        SR_OP_CREATE,
+        SR_OP_PLUG,
+        SR_OP_UNPLUG,
+        SR_OP_DESTROY,
+        SR_OP_RESIZE,
+        SR_OP_PROBE,
+        SR_OP_UPDATE
+};
 
 struct pending {
         struct xapi *x;
@@ -448,4 +456,141 @@ int h_SR_probe(struct api_ctx *ctx, const struct rpc_value *const *params, size_
         storage_srdesc_clear(&d);
         model_slot_free(dcf->type, &dconf);
         return r;
+}
+
+/* SR.introduce(session, uuid, name_label, name_description, type, content_type, shared
+ *              [, sm_config]) -> SR ref: the record only; a PBD.create + PBD.plug follow. */
+int h_SR_introduce(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                   struct rpc_writer *w, struct api_error *err)
+{
+        const char *uuid = vmu_str(params[1]);
+        if (uuid[0] != '\0' && db_get_by_uuid(ctx->db, &mclass_SR, uuid) != NULL)
+                return api_error_set(err, "SR_UUID_EXISTS", uuid, NULL);
+        const char *type = vmu_str(params[4]);
+        if (sm_for(ctx->db, type) == NULL)
+                return api_error_set(err, "SR_UNKNOWN_DRIVER", type, NULL);
+        struct api_SR *sr = model_record_new(&mclass_SR);
+        char fresh[UUID_STR_LEN];
+        uuid_generate_str(fresh);
+        vmu_set_str(&sr->uuid, uuid[0] ? uuid : fresh);
+        vmu_set_str(&sr->name_label, vmu_str(params[2]));
+        vmu_set_str(&sr->name_description, vmu_str(params[3]));
+        vmu_set_str(&sr->type, type);
+        vmu_set_str(&sr->content_type, vmu_str(params[5]));
+        sr->shared = params[6]->type == RPC_BOOL && params[6]->u.b;
+        int r = 0;
+        if (n > 7) {
+                const struct mfield *f = &mclass_SR.fields[API_SR_F_sm_config];
+                model_slot_free(f->type, &sr->sm_config);
+                r = model_slot_read(f->type, params[7], &sr->sm_config, "sm_config", err);
+        }
+        struct db_row *row;
+        if (r == 0 && db_insert(ctx->db, &mclass_SR, NULL, sr, &row) < 0)
+                r = api_error_set(err, "SR_UUID_EXISTS", uuid, NULL);
+        if (r < 0) {
+                model_record_free(&mclass_SR, sr);
+                return r;
+        }
+        storage_sr_update_allowed(ctx->db, row);
+        rpcw_string(w, row->ref);
+        return 0;
+}
+
+static void update_replied(int status, const ProtobufCMessage *reply, const char *errtext,
+                           void *arg)
+{
+        struct pending *p = arg;
+        struct api_error err = {0};
+        const Ts__Sto__SrState *st = (const Ts__Sto__SrState *)reply;
+        int r = reply_status(status, errtext, status < 0 ? NULL : st->failure, &err);
+        struct db_row *row = r == 0 ? db_get(p->x->db, &mclass_SR, p->ref) : NULL;
+        if (row != NULL && st->physical_size != 0) {
+                struct api_SR *s = row->rec;
+                s->physical_size = (int64_t)st->physical_size;
+                s->physical_utilisation = (int64_t)st->physical_utilisation;
+                s->virtual_allocation = (int64_t)st->virtual_allocation;
+                db_touch(p->x->db, row);
+        }
+        answer(p, r, NULL, &err);
+}
+
+/* SR.update(session, sr): sizes and utilisation again from the storage. */
+int h_SR_update(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                struct rpc_writer *w, struct api_error *err)
+{
+        struct xapi *x = rpc_req_xapi(ctx->user);
+        struct db_row *row = vmu_param(ctx, &mclass_SR, params[1], err);
+        if (row == NULL)
+                return -ENOENT;
+        int r = storage_sr_check_op(ctx->db, row, API_STORAGE_OPERATIONS_UPDATE, err);
+        if (r < 0)
+                return r;
+        struct srdesc d;
+        r = storage_srdesc_for(x, row->ref, &d, err);
+        if (r < 0)
+                return r;
+        Ts__Sto__SrScan req = TS__STO__SR_SCAN__INIT;
+        req.sr = &d.sr;
+        struct pending *p = pending_new(ctx, SR_OP_UPDATE, row->ref);
+        mark_sr(p, row, API_STORAGE_OPERATIONS_UPDATE);
+        r = send(ctx, p, &req.base, &ts__sto__sr_state__descriptor, update_replied, err);
+        storage_srdesc_clear(&d);
+        return r;
+}
+
+/* PBD.create(session, PBD record) -> PBD ref: one PBD per SR and host (PBD_EXISTS). */
+int h_PBD_create(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                 struct rpc_writer *w, struct api_error *err)
+{
+        void *v;
+        int r = model_record_read(&mclass_PBD, params[1], &v, err);
+        if (r < 0)
+                return r;
+        struct api_PBD *pbd = v;
+        struct db_row *sr = db_get(ctx->db, &mclass_SR, pbd->SR);
+        struct db_row *host = db_get(ctx->db, &mclass_host, pbd->host);
+        if (sr == NULL || host == NULL) {
+                r = api_error_set(err, "HANDLE_INVALID", sr == NULL ? "SR" : "host",
+                                  sr == NULL ? pbd->SR : pbd->host, NULL);
+                model_record_free(&mclass_PBD, pbd);
+                return r;
+        }
+        const struct api_SR *s = sr->rec;
+        for (size_t i = 0; i < s->PBDs.n; i++) {
+                struct db_row *o = db_get(ctx->db, &mclass_PBD, s->PBDs.v[i].s);
+                if (o != NULL && strcmp(((struct api_PBD *)o->rec)->host, host->ref) == 0) {
+                        r = api_error_set(err, "PBD_EXISTS", sr->ref, host->ref, o->ref, NULL);
+                        model_record_free(&mclass_PBD, pbd);
+                        return r;
+                }
+        }
+        vmu_set_str(&pbd->uuid, "");
+        pbd->currently_attached = false; /* PBD.plug attaches */
+        struct db_row *row;
+        if (db_insert(ctx->db, &mclass_PBD, NULL, pbd, &row) < 0) {
+                model_record_free(&mclass_PBD, pbd);
+                return api_error_set(err, "DB_UNIQUENESS_CONSTRAINT_VIOLATION", "PBD", "uuid", "",
+                                     NULL);
+        }
+        storage_sr_update_allowed(ctx->db, sr);
+        rpcw_string(w, row->ref);
+        return 0;
+}
+
+/* PBD.destroy(session, self): only an unplugged PBD. */
+int h_PBD_destroy(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                  struct rpc_writer *w, struct api_error *err)
+{
+        struct db_row *row = vmu_param(ctx, &mclass_PBD, params[1], err);
+        if (row == NULL)
+                return -ENOENT;
+        const struct api_PBD *pbd = row->rec;
+        if (pbd->currently_attached)
+                return api_error_set(err, "OPERATION_NOT_ALLOWED", "PBD is currently attached",
+                                     NULL);
+        struct db_row *sr = db_get(ctx->db, &mclass_SR, pbd->SR);
+        db_delete(ctx->db, row);
+        if (sr != NULL)
+                storage_sr_update_allowed(ctx->db, sr);
+        return 0;
 }
