@@ -162,7 +162,7 @@ static int on_sr_attach(struct msg_link *l, const struct msg_origin *from,
         struct sd_error e = {0};
         struct sd_sr *sr = NULL;
         int r = get_sr(arg, req->sr, &sr, &e);
-        if (r == 0 && req->create)
+        if (r == 0 && req->create && sr->drv->sr_create != NULL) /* iso: nothing to make */
                 r = sd_sr_create(sr, 0, &e);
         if (r == 0)
                 r = sd_sr_attach(sr, &e);

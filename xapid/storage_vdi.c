@@ -41,8 +41,7 @@ static void call_cancel(void *arg)
         ((struct vdi_call *)arg)->req = NULL;
 }
 
-static void facts_replied(int status, const ProtobufCMessage *reply, const char *errtext,
-                          void *arg)
+static void facts_replied(int status, const ProtobufCMessage *reply, const char *errtext, void *arg)
 {
         struct vdi_call *c = arg;
         struct xapi *x = c->x;
@@ -104,8 +103,8 @@ static int ask_facts(struct api_ctx *ctx, struct vdi_call *c, const char *sr_ref
         req.sr = &d.sr;
         req.location = (char *)location;
         r = c->x->msg != NULL ? msg_link_request(c->x->msg, STORAGE_STORD, &req.base,
-                                                 &ts__sto__vdi_result__descriptor,
-                                                 STORAGE_TIMEOUT, facts_replied, c)
+                                                 &ts__sto__vdi_result__descriptor, STORAGE_TIMEOUT,
+                                                 facts_replied, c)
                               : -EHOSTUNREACH;
         storage_srdesc_clear(&d);
         if (r < 0) {
@@ -172,8 +171,8 @@ int h_VDI_introduce(struct api_ctx *ctx, const struct rpc_value *const *params, 
         vmu_set_str(&v->SR, sr->ref);
         vmu_set_str(&v->location, location);
         v->managed = true;
-        static const int fields[] = {API_VDI_F_type,         API_VDI_F_sharable,
-                                     API_VDI_F_read_only,    API_VDI_F_other_config};
+        static const int fields[] = {API_VDI_F_type, API_VDI_F_sharable, API_VDI_F_read_only,
+                                     API_VDI_F_other_config};
         static const size_t at[] = {5, 6, 7, 8};
         for (size_t i = 0; i < 4 && r == 0; i++)
                 r = opt_param(params, n, at[i], &mclass_VDI, fields[i], v, err);
