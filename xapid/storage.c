@@ -496,15 +496,15 @@ static struct op *op_new(struct xapi *x, enum op_kind kind, const char *ref, sto
 }
 
 /* Marks OP's VDI with the operation while stord works (cleared by op_finish or op_free). */
-static void op_mark(struct op *op, struct db_row *vdi, int vop)
+static void op_mark(struct op *op, struct db_row *vdi, int vop, const char *task)
 {
-        storage_vdi_op_begin(op->x->db, vdi, vop, NULL, op->opkey, sizeof(op->opkey));
+        storage_vdi_op_begin(op->x->db, vdi, vop, task, op->opkey, sizeof(op->opkey));
 }
 
 /* ---- the storage operations other parts of xapid call (storage.h) ---------------------------- */
 
-int storage_vdi_create(struct xapi *x, struct api_VDI *rec, storage_done_fn done, void *arg,
-                       struct api_error *err)
+int storage_vdi_create(struct xapi *x, const char *task, struct api_VDI *rec, storage_done_fn done,
+                       void *arg, struct api_error *err)
 {
         struct db_row *sr = db_get(x->db, &mclass_SR, rec->SR);
         int r =
@@ -533,8 +533,8 @@ int storage_vdi_create(struct xapi *x, struct api_VDI *rec, storage_done_fn done
         return r;
 }
 
-int storage_vdi_destroy(struct xapi *x, const char *vdi_ref, storage_done_fn done, void *arg,
-                        struct api_error *err)
+int storage_vdi_destroy(struct xapi *x, const char *task, const char *vdi_ref, storage_done_fn done,
+                        void *arg, struct api_error *err)
 {
         struct db_row *row = db_get(x->db, &mclass_VDI, vdi_ref);
         if (row == NULL)
@@ -555,14 +555,14 @@ int storage_vdi_destroy(struct xapi *x, const char *vdi_ref, storage_done_fn don
         req.sr = &d.sr;
         req.location = v->location;
         struct op *op = op_new(x, OP_DESTROY, row->ref, done, arg);
-        op_mark(op, row, API_VDI_OPERATIONS_DESTROY);
+        op_mark(op, row, API_VDI_OPERATIONS_DESTROY, task);
         r = op_send(op, &req.base, &ts__sto__vdi_result__descriptor, vdi_replied, err);
         storage_srdesc_clear(&d);
         return r;
 }
 
-int storage_vdi_clone(struct xapi *x, const char *vdi_ref, bool snapshot, storage_done_fn done,
-                      void *arg, struct api_error *err)
+int storage_vdi_clone(struct xapi *x, const char *task, const char *vdi_ref, bool snapshot,
+                      storage_done_fn done, void *arg, struct api_error *err)
 {
         struct db_row *row = db_get(x->db, &mclass_VDI, vdi_ref);
         if (row == NULL)
@@ -577,7 +577,7 @@ int storage_vdi_clone(struct xapi *x, const char *vdi_ref, bool snapshot, storag
         if (r < 0)
                 return r;
         struct op *op = op_new(x, snapshot ? OP_SNAPSHOT : OP_CLONE, row->ref, done, arg);
-        op_mark(op, row, vop);
+        op_mark(op, row, vop, task);
         op->rec = model_record_copy(&mclass_VDI, v);
         if (snapshot) {
                 Ts__Sto__VdiSnapshot req = TS__STO__VDI_SNAPSHOT__INIT;
@@ -594,8 +594,8 @@ int storage_vdi_clone(struct xapi *x, const char *vdi_ref, bool snapshot, storag
         return r;
 }
 
-int storage_vdi_copy(struct xapi *x, const char *vdi_ref, const char *sr_ref, storage_done_fn done,
-                     void *arg, struct api_error *err)
+int storage_vdi_copy(struct xapi *x, const char *task, const char *vdi_ref, const char *sr_ref,
+                     storage_done_fn done, void *arg, struct api_error *err)
 {
         struct db_row *row = db_get(x->db, &mclass_VDI, vdi_ref);
         if (row == NULL)
@@ -620,7 +620,7 @@ int storage_vdi_copy(struct xapi *x, const char *vdi_ref, const char *sr_ref, st
         req.location = v->location;
         req.dest = &to.sr;
         struct op *op = op_new(x, OP_COPY, row->ref, done, arg);
-        op_mark(op, row, API_VDI_OPERATIONS_COPY);
+        op_mark(op, row, API_VDI_OPERATIONS_COPY, task);
         op->rec = model_record_copy(&mclass_VDI, v);
         set_str(&op->dst_sr, dst);
         r = op_send(op, &req.base, &ts__sto__vdi_result__descriptor, vdi_replied, err);
@@ -650,7 +650,8 @@ int h_VDI_create(struct api_ctx *ctx, const struct rpc_value *const *params, siz
         if (r < 0)
                 return r;
         struct call *c = call_new(ctx);
-        return call_defer(ctx, c, storage_vdi_create(c->x, v, call_done, c, err));
+        return call_defer(ctx, c,
+                          storage_vdi_create(c->x, rpc_req_task(ctx->user), v, call_done, c, err));
 }
 
 /* VDI.destroy(session, self) */
@@ -661,7 +662,9 @@ int h_VDI_destroy(struct api_ctx *ctx, const struct rpc_value *const *params, si
         if (row == NULL)
                 return -ENOENT;
         struct call *c = call_new(ctx);
-        return call_defer(ctx, c, storage_vdi_destroy(c->x, row->ref, call_done, c, err));
+        return call_defer(
+            ctx, c,
+            storage_vdi_destroy(c->x, rpc_req_task(ctx->user), row->ref, call_done, c, err));
 }
 
 /* VDI.clone(session, vdi, driver_params) -> VDI ref */
@@ -672,7 +675,9 @@ int h_VDI_clone(struct api_ctx *ctx, const struct rpc_value *const *params, size
         if (row == NULL)
                 return -ENOENT;
         struct call *c = call_new(ctx);
-        return call_defer(ctx, c, storage_vdi_clone(c->x, row->ref, false, call_done, c, err));
+        return call_defer(
+            ctx, c,
+            storage_vdi_clone(c->x, rpc_req_task(ctx->user), row->ref, false, call_done, c, err));
 }
 
 /* VDI.snapshot(session, vdi, driver_params) -> VDI ref */
@@ -683,7 +688,9 @@ int h_VDI_snapshot(struct api_ctx *ctx, const struct rpc_value *const *params, s
         if (row == NULL)
                 return -ENOENT;
         struct call *c = call_new(ctx);
-        return call_defer(ctx, c, storage_vdi_clone(c->x, row->ref, true, call_done, c, err));
+        return call_defer(
+            ctx, c,
+            storage_vdi_clone(c->x, rpc_req_task(ctx->user), row->ref, true, call_done, c, err));
 }
 
 /* VDI.copy(session, vdi, sr, base_vdi, into_vdi) -> VDI ref: a full copy into SR. */
@@ -704,7 +711,9 @@ int h_VDI_copy(struct api_ctx *ctx, const struct rpc_value *const *params, size_
                                              "incremental copies are not supported", NULL);
         }
         struct call *c = call_new(ctx);
-        return call_defer(ctx, c, storage_vdi_copy(c->x, row->ref, sr, call_done, c, err));
+        return call_defer(
+            ctx, c,
+            storage_vdi_copy(c->x, rpc_req_task(ctx->user), row->ref, sr, call_done, c, err));
 }
 
 static void scan_replied(int status, const ProtobufCMessage *reply, const char *errtext, void *arg)
@@ -746,8 +755,8 @@ int h_SR_scan(struct api_ctx *ctx, const struct rpc_value *const *params, size_t
         req.sr = &d.sr;
         struct call *c = call_new(ctx);
         struct op *op = op_new(x, OP_SCAN, ref, call_done, c);
-        storage_sr_op_begin(x->db, srrow, API_STORAGE_OPERATIONS_SCAN, NULL, op->opkey,
-                            sizeof(op->opkey));
+        storage_sr_op_begin(x->db, srrow, API_STORAGE_OPERATIONS_SCAN, rpc_req_task(ctx->user),
+                            op->opkey, sizeof(op->opkey));
         r = op_send(op, &req.base, &ts__sto__sr_state__descriptor, scan_replied, err);
         storage_srdesc_clear(&d);
         return call_defer(ctx, c, r);

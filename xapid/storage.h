@@ -31,16 +31,17 @@ void storage_peer_up(struct xapi *x, const struct msg_peer_info *peer);
  * finished at once (a missing VDI is forgotten without asking stord). */
 typedef void (*storage_done_fn)(void *arg, int r, const char *vdi_ref, struct api_error *err);
 
-/* REC is taken: the new VDI's description (its SR, size, type ...). */
-int storage_vdi_create(struct xapi *x, struct api_VDI *rec, storage_done_fn done, void *arg,
-                       struct api_error *err);
-int storage_vdi_destroy(struct xapi *x, const char *vdi_ref, storage_done_fn done, void *arg,
-                        struct api_error *err);
+/* TASK (the calling task's ref, or NULL) keys the VDI's current_operations entry while the
+ * operation runs.  REC is taken: the new VDI's description (its SR, size, type ...). */
+int storage_vdi_create(struct xapi *x, const char *task, struct api_VDI *rec, storage_done_fn done,
+                       void *arg, struct api_error *err);
+int storage_vdi_destroy(struct xapi *x, const char *task, const char *vdi_ref, storage_done_fn done,
+                        void *arg, struct api_error *err);
 /* A copy-on-write clone, or with SNAPSHOT a snapshot (is_a_snapshot, snapshot_of). */
-int storage_vdi_clone(struct xapi *x, const char *vdi_ref, bool snapshot, storage_done_fn done,
-                      void *arg, struct api_error *err);
+int storage_vdi_clone(struct xapi *x, const char *task, const char *vdi_ref, bool snapshot,
+                      storage_done_fn done, void *arg, struct api_error *err);
 /* A full, independent copy into SR_REF (NULL or an unknown SR: the source's SR). */
-int storage_vdi_copy(struct xapi *x, const char *vdi_ref, const char *sr_ref, storage_done_fn done,
-                     void *arg, struct api_error *err);
+int storage_vdi_copy(struct xapi *x, const char *task, const char *vdi_ref, const char *sr_ref,
+                     storage_done_fn done, void *arg, struct api_error *err);
 
 #endif

@@ -43,6 +43,7 @@ struct pending {
         char *marked;        /* the SR or VDI carrying the operation in current_operations */
         bool marked_vdi;
         char opkey[80];
+        const char *task; /* the calling task (borrowed from the request), or NULL */
 };
 
 static void unmark(struct pending *p)
@@ -59,7 +60,7 @@ static void unmark(struct pending *p)
 
 static void mark_sr(struct pending *p, struct db_row *sr, int op)
 {
-        storage_sr_op_begin(p->x->db, sr, op, NULL, p->opkey, sizeof(p->opkey));
+        storage_sr_op_begin(p->x->db, sr, op, p->task, p->opkey, sizeof(p->opkey));
         vmu_set_str(&p->marked, sr->ref);
 }
 
@@ -115,6 +116,7 @@ static struct pending *pending_new(struct api_ctx *ctx, enum sr_op op, const cha
         if (p == NULL)
                 abort();
         p->x = rpc_req_xapi(ctx->user);
+        p->task = rpc_req_task(ctx->user);
         p->op = op;
         if (ref != NULL)
                 vmu_set_str(&p->ref, ref);
@@ -410,7 +412,7 @@ int h_VDI_resize(struct api_ctx *ctx, const struct rpc_value *const *params, siz
         req.location = v->location;
         req.size = size > 0 ? (uint64_t)size : 0;
         struct pending *p = pending_new(ctx, SR_OP_RESIZE, row->ref);
-        storage_vdi_op_begin(ctx->db, row, API_VDI_OPERATIONS_RESIZE, NULL, p->opkey,
+        storage_vdi_op_begin(ctx->db, row, API_VDI_OPERATIONS_RESIZE, p->task, p->opkey,
                              sizeof(p->opkey));
         vmu_set_str(&p->marked, row->ref);
         p->marked_vdi = true;

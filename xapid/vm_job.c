@@ -41,6 +41,8 @@ struct vm_job *vm_job_new(struct api_ctx *ctx, const char *vm, int op)
                 abort();
         j->x = rpc_req_xapi(ctx->user);
         j->vm = dup(vm);
+        const char *task = rpc_req_task(ctx->user);
+        j->task = task != NULL ? dup(task) : NULL;
         j->op = op;
         return j;
 }
@@ -83,6 +85,7 @@ static void job_free(struct vm_job *j)
         free(j->result);
         free(j->name);
         free(j->vm);
+        free(j->task);
         free(j);
 }
 
@@ -129,7 +132,7 @@ static void drop_next(struct vm_job *j)
 {
         while (j->dropping < j->n_drop) {
                 struct api_error e = {0};
-                int r = storage_vdi_destroy(j->x, j->drop[j->dropping], dropped, j, &e);
+                int r = storage_vdi_destroy(j->x, j->task, j->drop[j->dropping], dropped, j, &e);
                 api_error_clear(&e);
                 if (r == 0)
                         return; /* dropped() continues */
@@ -174,14 +177,14 @@ static int start_step(struct vm_job *j, struct vm_step *s)
         switch (s->kind) {
         case STEP_CLONE:
         case STEP_SNAPSHOT:
-                return storage_vdi_clone(x, s->vdi, s->kind == STEP_SNAPSHOT, step_done, j,
+                return storage_vdi_clone(x, j->task, s->vdi, s->kind == STEP_SNAPSHOT, step_done, j,
                                          &j->err);
         case STEP_COPY:
-                return storage_vdi_copy(x, s->vdi, s->sr, step_done, j, &j->err);
+                return storage_vdi_copy(x, j->task, s->vdi, s->sr, step_done, j, &j->err);
         case STEP_CREATE: {
                 struct api_VDI *rec = s->create;
                 s->create = NULL;
-                return storage_vdi_create(x, rec, step_done, j, &j->err);
+                return storage_vdi_create(x, j->task, rec, step_done, j, &j->err);
         }
         default:
                 return 1;

@@ -56,6 +56,7 @@ struct vm_job {
         vm_job_finish_fn finish;
         char *name;              /* clone/copy/snapshot: the new VM's name */
         int op;                  /* API_VM_OPERATIONS_* */
+        char *task;              /* the calling task's ref, or NULL */
         bool starting, answered; /* finished within vm_job_start */
 };
 

@@ -40,8 +40,7 @@ static struct db_row *insert(const struct mclass *c, void *rec)
         return row;
 }
 
-static void expect_error(int r, struct api_error *e, const char *code, int param,
-                         const char *value)
+static void expect_error(int r, struct api_error *e, const char *code, int param, const char *value)
 {
         assert_true(r < 0);
         assert_string_equal(e->code, code);
@@ -82,10 +81,10 @@ static void vm_checks(void **state)
 {
         struct api_error e = {0};
         struct db_row *running = vm(API_VM_POWER_STATE_RUNNING, false, false);
-        expect_error(vmu_check_op(running, API_VM_OPERATIONS_DESTROY, &e), &e,
-                     "VM_BAD_POWER_STATE", 1, "halted, suspended");
-        expect_error(vmu_check_op(running, API_VM_OPERATIONS_CLONE, &e), &e,
-                     "VM_BAD_POWER_STATE", 2, "running");
+        expect_error(vmu_check_op(running, API_VM_OPERATIONS_DESTROY, &e), &e, "VM_BAD_POWER_STATE",
+                     1, "halted, suspended");
+        expect_error(vmu_check_op(running, API_VM_OPERATIONS_CLONE, &e), &e, "VM_BAD_POWER_STATE",
+                     2, "running");
         assert_int_equal(vmu_check_op(running, API_VM_OPERATIONS_SNAPSHOT, &e), 0);
 
         struct db_row *halted = vm(API_VM_POWER_STATE_HALTED, false, false);
@@ -105,8 +104,8 @@ static void vm_checks(void **state)
 
         struct db_row *snap = vm(API_VM_POWER_STATE_HALTED, true, true);
         assert_int_equal(vmu_check_op(snap, API_VM_OPERATIONS_REVERT, &e), 0);
-        expect_error(vmu_check_op(snap, API_VM_OPERATIONS_PROVISION, &e), &e, "VM_IS_SNAPSHOT",
-                     0, snap->ref);
+        expect_error(vmu_check_op(snap, API_VM_OPERATIONS_PROVISION, &e), &e, "VM_IS_SNAPSHOT", 0,
+                     snap->ref);
 
         /* copies go together; a snapshot waits for a clone */
         char key[80];
@@ -121,8 +120,8 @@ static void vm_checks(void **state)
         struct api_VM *dom0 = model_record_new(&mclass_VM);
         dom0->is_control_domain = true;
         struct db_row *d0 = insert(&mclass_VM, dom0);
-        expect_error(vmu_check_op(d0, API_VM_OPERATIONS_DESTROY, &e), &e,
-                     "OPERATION_NOT_ALLOWED", 0, "This operation is not allowed on dom0");
+        expect_error(vmu_check_op(d0, API_VM_OPERATIONS_DESTROY, &e), &e, "OPERATION_NOT_ALLOWED",
+                     0, "This operation is not allowed on dom0");
 }
 
 static bool has(const struct mset *s, int v)
@@ -157,10 +156,10 @@ static void vdi_and_sr_operations(void **state)
         expect_error(storage_vdi_check_op(db, isovdi, API_VDI_OPERATIONS_CLONE, &e), &e,
                      "SR_OPERATION_NOT_SUPPORTED", 0, iso->ref);
         storage_update_allowed_all(db);
-        assert_true(has(&((struct api_VDI *)vdi->rec)->allowed_operations,
-                        API_VDI_OPERATIONS_DESTROY));
-        assert_false(has(&((struct api_VDI *)isovdi->rec)->allowed_operations,
-                         API_VDI_OPERATIONS_CLONE));
+        assert_true(
+            has(&((struct api_VDI *)vdi->rec)->allowed_operations, API_VDI_OPERATIONS_DESTROY));
+        assert_false(
+            has(&((struct api_VDI *)isovdi->rec)->allowed_operations, API_VDI_OPERATIONS_CLONE));
 
         /* attached: no destroy, no resize */
         struct api_VBD *b = model_record_new(&mclass_VBD);
@@ -168,10 +167,10 @@ static void vdi_and_sr_operations(void **state)
         b->currently_attached = true;
         insert(&mclass_VBD, b);
         storage_vdi_update_allowed(db, vdi);
-        assert_false(has(&((struct api_VDI *)vdi->rec)->allowed_operations,
-                         API_VDI_OPERATIONS_DESTROY));
-        expect_error(storage_vdi_check_op(db, vdi, API_VDI_OPERATIONS_RESIZE, &e), &e,
-                     "VDI_IN_USE", 1, "resize");
+        assert_false(
+            has(&((struct api_VDI *)vdi->rec)->allowed_operations, API_VDI_OPERATIONS_DESTROY));
+        expect_error(storage_vdi_check_op(db, vdi, API_VDI_OPERATIONS_RESIZE, &e), &e, "VDI_IN_USE",
+                     1, "resize");
 
         /* a copy runs beside a copy; anything else is exclusive */
         char key[80];
@@ -180,13 +179,13 @@ static void vdi_and_sr_operations(void **state)
         assert_int_equal(storage_vdi_check_op(db, vdi, API_VDI_OPERATIONS_COPY, &e), 0);
         expect_error(storage_vdi_check_op(db, vdi, API_VDI_OPERATIONS_SNAPSHOT, &e), &e,
                      "OTHER_OPERATION_IN_PROGRESS", 0, "VDI");
-        assert_true(has(&((struct api_VDI *)vdi->rec)->allowed_operations,
-                        API_VDI_OPERATIONS_COPY));
-        assert_false(has(&((struct api_VDI *)vdi->rec)->allowed_operations,
-                         API_VDI_OPERATIONS_CLONE));
+        assert_true(
+            has(&((struct api_VDI *)vdi->rec)->allowed_operations, API_VDI_OPERATIONS_COPY));
+        assert_false(
+            has(&((struct api_VDI *)vdi->rec)->allowed_operations, API_VDI_OPERATIONS_CLONE));
         storage_vdi_op_end(db, vdi->ref, key);
-        assert_true(has(&((struct api_VDI *)vdi->rec)->allowed_operations,
-                        API_VDI_OPERATIONS_CLONE));
+        assert_true(
+            has(&((struct api_VDI *)vdi->rec)->allowed_operations, API_VDI_OPERATIONS_CLONE));
 
         /* SR: not empty, no PBD; a scan in progress blocks unplug, not VDI work */
         expect_error(storage_sr_check_op(db, sr, API_STORAGE_OPERATIONS_DESTROY, &e), &e,
@@ -199,16 +198,15 @@ static void vdi_and_sr_operations(void **state)
                      "SR_NOT_EMPTY", 0, NULL);
         expect_error(storage_sr_check_op(db, sr, API_STORAGE_OPERATIONS_FORGET, &e), &e,
                      "SR_HAS_PBD", 0, sr->ref);
-        storage_sr_op_begin(db, sr, API_STORAGE_OPERATIONS_SCAN, "OpaqueRef:t", key,
-                            sizeof(key));
+        storage_sr_op_begin(db, sr, API_STORAGE_OPERATIONS_SCAN, "OpaqueRef:t", key, sizeof(key));
         expect_error(storage_sr_check_op(db, sr, API_STORAGE_OPERATIONS_UNPLUG, &e), &e,
                      "OTHER_OPERATION_IN_PROGRESS", 2, "scan");
         assert_int_equal(storage_sr_check_op(db, sr, API_STORAGE_OPERATIONS_VDI_CREATE, &e), 0);
-        assert_false(has(&((struct api_SR *)sr->rec)->allowed_operations,
-                         API_STORAGE_OPERATIONS_UNPLUG));
+        assert_false(
+            has(&((struct api_SR *)sr->rec)->allowed_operations, API_STORAGE_OPERATIONS_UNPLUG));
         storage_sr_op_end(db, sr->ref, key);
-        assert_true(has(&((struct api_SR *)sr->rec)->allowed_operations,
-                        API_STORAGE_OPERATIONS_UNPLUG));
+        assert_true(
+            has(&((struct api_SR *)sr->rec)->allowed_operations, API_STORAGE_OPERATIONS_UNPLUG));
 }
 
 int main(void)
