@@ -30,15 +30,28 @@ static char *dup(const char *s)
         return d;
 }
 
-/* One step per VBD of VM: disks through the storage with KIND, CDs and empty drives kept. */
+static bool ignored(const struct rpc_value *ignore, const char *vdi)
+{
+        if (ignore == NULL || ignore->type != RPC_ARRAY)
+                return false;
+        for (size_t i = 0; i < ignore->u.arr.n; i++)
+                if (strcmp(vmu_str(ignore->u.arr.items[i]), vdi) == 0)
+                        return true;
+        return false;
+}
+
+/* One step per VBD of VM: disks through the storage with KIND, CDs and empty drives kept;
+ * the VBDs of the VDIs in IGNORE (VM.snapshot's ignore_vdis) are left out. */
 static void plan_disks(struct vm_job *j, struct db *db, const struct api_VM *vm,
-                       enum vm_step_kind kind, const char *sr)
+                       enum vm_step_kind kind, const char *sr, const struct rpc_value *ignore)
 {
         for (size_t i = 0; i < vm->VBDs.n; i++) {
                 struct db_row *row = db_get(db, &mclass_VBD, vm->VBDs.v[i].s);
                 if (row == NULL)
                         continue;
                 const struct api_VBD *vbd = row->rec;
+                if (!vbd->empty && ignored(ignore, vbd->VDI))
+                        continue;
                 bool disk = !vbd->empty && vbd->type == API_VBD_TYPE_DISK &&
                             db_get(db, &mclass_VDI, vbd->VDI) != NULL;
                 struct vm_step *s = vm_job_add(j, disk ? kind : STEP_KEEP);
@@ -235,7 +248,8 @@ static int start_copy(struct api_ctx *ctx, const struct rpc_value *const *params
         enum vm_step_kind kind = op == API_VM_OPERATIONS_CLONE  ? STEP_CLONE
                                  : op == API_VM_OPERATIONS_COPY ? STEP_COPY
                                                                 : STEP_SNAPSHOT;
-        plan_disks(j, ctx->db, row->rec, kind, sr);
+        plan_disks(j, ctx->db, row->rec, kind, sr,
+                   op == API_VM_OPERATIONS_SNAPSHOT && n > 3 ? params[3] : NULL);
         return vm_job_start(ctx, j, w, err);
 }
 
@@ -366,6 +380,6 @@ int h_VM_revert(struct api_ctx *ctx, const struct rpc_value *const *params, size
                                      vmu_power_name(ps), NULL);
         struct vm_job *j = vm_job_new(ctx, row->ref, API_VM_OPERATIONS_REVERT);
         j->finish = revert_finish;
-        plan_disks(j, ctx->db, s, STEP_CLONE, NULL);
+        plan_disks(j, ctx->db, s, STEP_CLONE, NULL, NULL);
         return vm_job_start(ctx, j, w, err);
 }
