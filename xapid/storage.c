@@ -34,10 +34,52 @@ struct storage {
         bool creating_local; /* the first-start SR is being made */
 };
 
+/* Empties the current_operations map field F of every row of C, keeping the entries whose
+ * operation KEEP says to keep (NULL: none kept). */
+static void reset_operations(struct db *db, const struct mclass *c, int f, bool (*keep)(int op))
+{
+        const struct mtype *t = c->fields[f].type;
+        for (size_t i = 0; i < db_count(db, c); i++) {
+                struct db_row *row = db_row_at(db, c, i);
+                struct mmap *m = model_slot(row->rec, &c->fields[f]);
+                bool changed = false;
+                for (size_t k = m->n; k-- > 0;) {
+                        if (keep != NULL && keep(m->v[k].e))
+                                continue;
+                        const char *key = m->k[k].s;
+                        char *copy = strdup(key);
+                        if (copy == NULL)
+                                abort();
+                        const char *ck = copy;
+                        mmap_remove(t, m, &ck);
+                        free(copy);
+                        changed = true;
+                }
+                if (changed)
+                        db_touch(db, row);
+        }
+}
+
+/* The VM operations that run here (vm_clone.c, vm_disks.c); others belong to the lifecycle. */
+static bool not_storage_vm_op(int op)
+{
+        return op != API_VM_OPERATIONS_CLONE && op != API_VM_OPERATIONS_COPY &&
+               op != API_VM_OPERATIONS_SNAPSHOT && op != API_VM_OPERATIONS_REVERT &&
+               op != API_VM_OPERATIONS_PROVISION;
+}
+
 int storage_init(struct xapi *x)
 {
         x->storage = calloc(1, sizeof(*x->storage));
-        return x->storage != NULL ? 0 : -ENOMEM;
+        if (x->storage == NULL)
+                return -ENOMEM;
+        /* operations marked before a restart died with it (XAPI cancels them at start) */
+        if (x->db != NULL) {
+                reset_operations(x->db, &mclass_SR, API_SR_F_current_operations, NULL);
+                reset_operations(x->db, &mclass_VDI, API_VDI_F_current_operations, NULL);
+                reset_operations(x->db, &mclass_VM, API_VM_F_current_operations, not_storage_vm_op);
+        }
+        return 0;
 }
 
 void storage_free(struct xapi *x)

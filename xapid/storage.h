@@ -15,7 +15,8 @@ struct msg_peer_info;
 struct api_error;
 struct api_VDI;
 
-/* Allocates x->storage.  Returns 0 or -ENOMEM. */
+/* Allocates x->storage and clears the SR, VDI and storage-side VM current_operations left by
+ * a previous run (x->db loaded).  Returns 0 or -ENOMEM. */
 int storage_init(struct xapi *x);
 void storage_free(struct xapi *x);
 

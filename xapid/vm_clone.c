@@ -374,10 +374,14 @@ int h_VM_revert(struct api_ctx *ctx, const struct rpc_value *const *params, size
         struct db_row *vm = db_get(ctx->db, &mclass_VM, s->snapshot_of);
         if (vm == NULL)
                 return api_error_set(err, "VM_REVERT_FAILED", s->snapshot_of, row->ref, NULL);
-        int ps = ((struct api_VM *)vm->rec)->power_state;
-        if (ps != API_VM_POWER_STATE_HALTED)
+        const struct api_VM *target = vm->rec;
+        if (target->power_state != API_VM_POWER_STATE_HALTED)
                 return api_error_set(err, "VM_BAD_POWER_STATE", vm->ref, "halted",
-                                     vmu_power_name(ps), NULL);
+                                     vmu_power_name(target->power_state), NULL);
+        if (target->current_operations.n > 0) /* its disks are about to be replaced */
+                return api_error_set(err, "OTHER_OPERATION_IN_PROGRESS", "VM", vm->ref,
+                                     menum_vm_operations.values[target->current_operations.v[0].e],
+                                     target->current_operations.k[0].s, NULL);
         struct vm_job *j = vm_job_new(ctx, row->ref, API_VM_OPERATIONS_REVERT);
         j->finish = revert_finish;
         plan_disks(j, ctx->db, s, STEP_CLONE, NULL, NULL);
