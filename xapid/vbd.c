@@ -219,3 +219,33 @@ int h_VBD_eject(struct api_ctx *ctx, const struct rpc_value *const *params, size
         db_touch(ctx->db, row);
         return 0;
 }
+
+/* VM.get_allowed_VBD_devices(session, vm) -> the free userdevices: 0..254 (XAPI's range for
+ * PV and HVM guests alike; 0..255 for the control domain) minus those its VBDs use. */
+int h_VM_get_allowed_VBD_devices(struct api_ctx *ctx, const struct rpc_value *const *params,
+                                 size_t n, struct rpc_writer *w, struct api_error *err)
+{
+        struct db_row *row = vmu_param(ctx, &mclass_VM, params[1], err);
+        if (row == NULL)
+                return -ENOENT;
+        const struct api_VM *vm = row->rec;
+        bool used[MAX_DEVICES + 1] = {false};
+        for (size_t i = 0; i < vm->VBDs.n; i++) {
+                struct db_row *v = db_get(ctx->db, &mclass_VBD, vm->VBDs.v[i].s);
+                int dev =
+                    v != NULL ? vbd_device_number(((struct api_VBD *)v->rec)->userdevice) : -1;
+                if (dev >= 0)
+                        used[dev] = true;
+        }
+        int last = vm->is_control_domain ? MAX_DEVICES : MAX_DEVICES - 1;
+        rpcw_array_begin(w);
+        for (int d = 0; d <= last; d++) {
+                if (used[d])
+                        continue;
+                char s[8];
+                snprintf(s, sizeof(s), "%d", d);
+                rpcw_string(w, s);
+        }
+        rpcw_array_end(w);
+        return 0;
+}
