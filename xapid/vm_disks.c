@@ -195,3 +195,29 @@ int h_VM_provision(struct api_ctx *ctx, const struct rpc_value *const *params, s
         }
         return vm_job_start(ctx, j, w, err);
 }
+
+/* VM.set_is_a_template(session, self, value): false is "install time" (as VM.provision);
+ * true needs a Halted VM (make_into_template) and drops its metrics, as XAPI does. */
+int h_VM_set_is_a_template(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                           struct rpc_writer *w, struct api_error *err)
+{
+        struct db_row *row = vmu_param(ctx, &mclass_VM, params[1], err);
+        if (row == NULL)
+                return -ENOENT;
+        bool value = params[2]->type == RPC_BOOL && params[2]->u.b;
+        struct api_VM *vm = row->rec;
+        if (!value) {
+                stop_being_template(ctx->db, row);
+                return 0;
+        }
+        int r = vmu_check_op(row, API_VM_OPERATIONS_MAKE_INTO_TEMPLATE, err);
+        if (r < 0)
+                return r;
+        struct db_row *m = db_get(ctx->db, &mclass_VM_metrics, vm->metrics);
+        if (m != NULL)
+                db_delete(ctx->db, m);
+        vmu_set_str(&vm->metrics, VMU_NULL_REF);
+        vm->is_a_template = true;
+        db_touch(ctx->db, row);
+        return 0;
+}

@@ -95,6 +95,7 @@ static unsigned allowed_states(const struct api_VM *vm, int op)
         case API_VM_OPERATIONS_DESTROY:
                 return H | S;
         case API_VM_OPERATIONS_PROVISION:
+        case API_VM_OPERATIONS_MAKE_INTO_TEMPLATE:
                 return H;
         default: /* snapshot, revert */
                 return all;

@@ -35,8 +35,8 @@ const char *vmu_str(const struct rpc_value *v);
 const char *vmu_power_name(int power_state);
 
 /* XAPI's check_operation_error for the operations done here (API_VM_OPERATIONS_CLONE, COPY,
- * SNAPSHOT, PROVISION, REVERT, DESTROY), in XAPI's order: blocked, power state, concurrent
- * operations, template, snapshot, provision/revert applicability, control domain.
+ * SNAPSHOT, PROVISION, REVERT, DESTROY, MAKE_INTO_TEMPLATE), in XAPI's order: blocked, power state,
+ * concurrent operations, template, snapshot, provision/revert applicability, control domain.
  * Returns 0 or -EINVAL with ERR set. */
 int vmu_check_op(struct db_row *vm, int op, struct api_error *err);
 
