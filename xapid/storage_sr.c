@@ -217,7 +217,6 @@ static const struct db_row *sm_for(struct db *db, const char *type)
 int h_SR_create(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
                 struct rpc_writer *w, struct api_error *err)
 {
-        struct xapi *x = rpc_req_xapi(ctx->user);
         struct db_row *host = vmu_param(ctx, &mclass_host, params[1], err);
         if (host == NULL)
                 return -ENOENT;
@@ -258,7 +257,6 @@ int h_SR_create(struct api_ctx *ctx, const struct rpc_value *const *params, size
         req.create = true;
         r = send(ctx, p, &req.base, &ts__sto__sr_state__descriptor, state_replied, err);
         storage_srdesc_clear(&d);
-        (void)x;
         return r;
 }
 
