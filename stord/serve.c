@@ -162,7 +162,7 @@ static int on_sr_attach(struct msg_link *l, const struct msg_origin *from,
         struct sd_error e = {0};
         struct sd_sr *sr = NULL;
         int r = get_sr(arg, req->sr, &sr, &e);
-        if (r == 0 && req->create)
+        if (r == 0 && req->create && sr->drv->sr_create != NULL) /* iso: nothing to make */
                 r = sd_sr_create(sr, 0, &e);
         if (r == 0)
                 r = sd_sr_attach(sr, &e);
@@ -275,6 +275,167 @@ static int on_vdi_snapshot(struct msg_link *l, const struct msg_origin *from,
         return on_vdi_copy(l, from, arg, req->sr, req->location, true);
 }
 
+/* ---- storage API additions ---------------------------------------------------------------- */
+
+static int on_vdi_full_copy(struct msg_link *l, const struct msg_origin *from,
+                            const ProtobufCMessage *body, void *arg)
+{
+        const Ts__Sto__VdiCopy *req = (const Ts__Sto__VdiCopy *)body;
+        struct sd_error e = {0};
+        struct sd_vdi v = {0};
+        struct sd_sr *src = NULL, *dst = NULL;
+        int r = get_sr(arg, req->dest != NULL ? req->dest : req->sr, &dst, &e);
+        if (r == 0)
+                r = get_sr(arg, req->sr, &src, &e);
+        if (r == 0)
+                r = sd_vdi_copy(src, req->location, dst,
+                                strcmp(dst->drv->name, "lvm") == 0 ? SD_FMT_RAW : SD_FMT_QCOW2, &v,
+                                &e);
+        if (r == 0)
+                log_info("SR %s: VDI %s copied to %s in SR %s", src->uuid, req->location,
+                         v.location, dst->uuid);
+        r = reply_vdi(l, from, r, &v, &e);
+        sd_vdi_clear(&v);
+        return r;
+}
+
+static int reply_done(struct msg_link *l, const struct msg_origin *from, int r,
+                      const struct sd_error *e)
+{
+        Ts__Sto__SrState rep = TS__STO__SR_STATE__INIT;
+        Ts__Sto__Failure f = TS__STO__FAILURE__INIT;
+        struct api_error ae = {0};
+        if (r < 0) {
+                fill_failure(&f, e, &ae);
+                rep.failure = &f;
+        }
+        r = msg_link_reply(l, from, &rep.base);
+        api_error_clear(&ae);
+        return r;
+}
+
+static int on_sr_detach(struct msg_link *l, const struct msg_origin *from,
+                        const ProtobufCMessage *body, void *arg)
+{
+        const Ts__Sto__SrDetach *req = (const Ts__Sto__SrDetach *)body;
+        struct sd_error e = {0};
+        struct sd_sr *sr = NULL;
+        int r = get_sr(arg, req->sr, &sr, &e);
+        if (r == 0)
+                r = sd_sr_detach(sr, &e);
+        if (r == 0)
+                log_info("SR %s detached", sr->uuid);
+        return reply_done(l, from, r, &e);
+}
+
+static int on_sr_delete(struct msg_link *l, const struct msg_origin *from,
+                        const ProtobufCMessage *body, void *arg)
+{
+        const Ts__Sto__SrDelete *req = (const Ts__Sto__SrDelete *)body;
+        struct sd_error e = {0};
+        struct sd_sr *sr = NULL;
+        int r = get_sr(arg, req->sr, &sr, &e);
+        if (r == 0)
+                r = sd_sr_delete(sr, &e);
+        if (r == 0) {
+                log_info("SR %s deleted", sr->uuid);
+                struct serve *s = arg;
+                for (size_t i = 0; i < s->n; i++)
+                        if (s->srs[i] == sr) {
+                                sd_sr_close(sr);
+                                s->srs[i] = s->srs[--s->n];
+                                break;
+                        }
+        }
+        return reply_done(l, from, r, &e);
+}
+
+static int on_vdi_resize(struct msg_link *l, const struct msg_origin *from,
+                         const ProtobufCMessage *body, void *arg)
+{
+        const Ts__Sto__VdiResize *req = (const Ts__Sto__VdiResize *)body;
+        struct sd_error e = {0};
+        struct sd_vdi v = {0};
+        struct sd_sr *sr = NULL;
+        int r = get_sr(arg, req->sr, &sr, &e);
+        if (r == 0)
+                r = sd_vdi_resize(sr, req->location, req->size, &e);
+        if (r == 0)
+                r = sd_vdi_introduce(sr, req->location, &v, &e);
+        if (r == 0)
+                log_info("SR %s: VDI %s resized to %llu bytes", sr->uuid, req->location,
+                         (unsigned long long)v.virtual_size);
+        r = reply_vdi(l, from, r, &v, &e);
+        sd_vdi_clear(&v);
+        return r;
+}
+
+static int on_sr_probe(struct msg_link *l, const struct msg_origin *from,
+                       const ProtobufCMessage *body, void *arg)
+{
+        const Ts__Sto__SrProbe *req = (const Ts__Sto__SrProbe *)body;
+        struct sd_error e = {0};
+        struct sd_map dconf = {0};
+        struct sd_probe p = {0};
+        int r = 0;
+        for (size_t k = 0; k < req->n_device_config && r == 0; k++)
+                r = sd_map_set(&dconf, req->device_config[k]->key, req->device_config[k]->value);
+        if (r < 0)
+                r = sd_fail(&e, r, SM_GENERAL, "out of memory");
+        else
+                r = sd_sr_probe(req->type, &dconf, &p, &e);
+        Ts__Sto__ProbeResult rep = TS__STO__PROBE_RESULT__INIT;
+        Ts__Sto__Failure f = TS__STO__FAILURE__INIT;
+        struct api_error ae = {0};
+        char *xml = NULL;
+        if (r == 0)
+                xml = sd_probe_to_xml(&p);
+        if (r < 0) {
+                fill_failure(&f, &e, &ae);
+                rep.failure = &f;
+        } else {
+                rep.xml = xml != NULL ? xml : "";
+        }
+        r = msg_link_reply(l, from, &rep.base);
+        free(xml);
+        api_error_clear(&ae);
+        sd_probe_clear(&p);
+        sd_map_clear(&dconf);
+        return r;
+}
+
+static int on_vdi_introduce(struct msg_link *l, const struct msg_origin *from,
+                            const ProtobufCMessage *body, void *arg)
+{
+        const Ts__Sto__VdiIntroduce *req = (const Ts__Sto__VdiIntroduce *)body;
+        struct sd_error e = {0};
+        struct sd_vdi v = {0};
+        struct sd_sr *sr = NULL;
+        int r = get_sr(arg, req->sr, &sr, &e);
+        if (r == 0)
+                r = sd_vdi_introduce(sr, req->location, &v, &e);
+        r = reply_vdi(l, from, r, &v, &e);
+        sd_vdi_clear(&v);
+        return r;
+}
+
+/* Handlers of the storage API additions (after the original set, to keep merges simple). */
+static int serve_storage_api(struct msg_link *l, struct serve *s)
+{
+        int r = msg_link_handle(l, &ts__sto__vdi_copy__descriptor, on_vdi_full_copy, s);
+        if (r == 0)
+                r = msg_link_handle(l, &ts__sto__sr_detach__descriptor, on_sr_detach, s);
+        if (r == 0)
+                r = msg_link_handle(l, &ts__sto__sr_delete__descriptor, on_sr_delete, s);
+        if (r == 0)
+                r = msg_link_handle(l, &ts__sto__vdi_resize__descriptor, on_vdi_resize, s);
+        if (r == 0)
+                r = msg_link_handle(l, &ts__sto__sr_probe__descriptor, on_sr_probe, s);
+        if (r == 0)
+                r = msg_link_handle(l, &ts__sto__vdi_introduce__descriptor, on_vdi_introduce, s);
+        return r;
+}
+
 int serve_new(struct msg_link *l, struct serve **out)
 {
         struct serve *s = calloc(1, sizeof(*s));
@@ -291,6 +452,8 @@ int serve_new(struct msg_link *l, struct serve **out)
                 r = msg_link_handle(l, &ts__sto__vdi_clone__descriptor, on_vdi_clone, s);
         if (r == 0)
                 r = msg_link_handle(l, &ts__sto__vdi_snapshot__descriptor, on_vdi_snapshot, s);
+        if (r == 0)
+                r = serve_storage_api(l, s);
         if (r < 0) {
                 free(s);
                 return r;

@@ -27,6 +27,7 @@
 #include "xapid/sm.h"
 #include "xapid/storage.h"
 #include "xapid/task.h"
+#include "xapid/templates.h"
 #include "xapid/xapi.h"
 
 LOG_MODULE(xapid)
@@ -272,6 +273,7 @@ static void open_store(struct xapid *a)
         r = bootstrap(&a->x, &f);
         if (r < 0)
                 fatalx("first-start objects: %s", strerror(-r));
+        templates_ensure(&a->x);
 }
 
 /* The bootstrap's changes are durable before xapid says it is ready. */

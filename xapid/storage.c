@@ -1,5 +1,7 @@
 /* SRs and VDIs through stord (see storage.h). */
 #include "xapid/storage.h"
+#include "xapid/storage_ops.h"
+#include "xapid/storage_priv.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -32,10 +34,52 @@ struct storage {
         bool creating_local; /* the first-start SR is being made */
 };
 
+/* Empties the current_operations map field F of every row of C, keeping the entries whose
+ * operation KEEP says to keep (NULL: none kept). */
+static void reset_operations(struct db *db, const struct mclass *c, int f, bool (*keep)(int op))
+{
+        const struct mtype *t = c->fields[f].type;
+        for (size_t i = 0; i < db_count(db, c); i++) {
+                struct db_row *row = db_row_at(db, c, i);
+                struct mmap *m = model_slot(row->rec, &c->fields[f]);
+                bool changed = false;
+                for (size_t k = m->n; k-- > 0;) {
+                        if (keep != NULL && keep(m->v[k].e))
+                                continue;
+                        const char *key = m->k[k].s;
+                        char *copy = strdup(key);
+                        if (copy == NULL)
+                                abort();
+                        const char *ck = copy;
+                        mmap_remove(t, m, &ck);
+                        free(copy);
+                        changed = true;
+                }
+                if (changed)
+                        db_touch(db, row);
+        }
+}
+
+/* The VM operations that run here (vm_clone.c, vm_disks.c); others belong to the lifecycle. */
+static bool not_storage_vm_op(int op)
+{
+        return op != API_VM_OPERATIONS_CLONE && op != API_VM_OPERATIONS_COPY &&
+               op != API_VM_OPERATIONS_SNAPSHOT && op != API_VM_OPERATIONS_REVERT &&
+               op != API_VM_OPERATIONS_PROVISION;
+}
+
 int storage_init(struct xapi *x)
 {
         x->storage = calloc(1, sizeof(*x->storage));
-        return x->storage != NULL ? 0 : -ENOMEM;
+        if (x->storage == NULL)
+                return -ENOMEM;
+        /* operations marked before a restart died with it (XAPI cancels them at start) */
+        if (x->db != NULL) {
+                reset_operations(x->db, &mclass_SR, API_SR_F_current_operations, NULL);
+                reset_operations(x->db, &mclass_VDI, API_VDI_F_current_operations, NULL);
+                reset_operations(x->db, &mclass_VM, API_VM_F_current_operations, not_storage_vm_op);
+        }
+        return 0;
 }
 
 void storage_free(struct xapi *x)
@@ -89,7 +133,7 @@ static time_t parse_time(const char *s)
 }
 
 /* The PBD of SR on this host, or NULL. */
-static struct db_row *local_pbd(struct xapi *x, const struct api_SR *sr)
+struct db_row *storage_local_pbd(struct xapi *x, const struct api_SR *sr)
 {
         for (size_t i = 0; i < sr->PBDs.n; i++) {
                 struct db_row *p = db_get(x->db, &mclass_PBD, sr->PBDs.v[i].s);
@@ -99,15 +143,8 @@ static struct db_row *local_pbd(struct xapi *x, const struct api_SR *sr)
         return NULL;
 }
 
-/* What stord needs to know of an SR: built from the SR and its PBD, borrowed by a request. */
-struct srdesc {
-        Ts__Sto__Sr sr;
-        Ts__Peer__KeyValue *kv;
-        Ts__Peer__KeyValue **kvp;
-};
-
-static int srdesc_init(struct srdesc *d, const char *type, const char *uuid,
-                       const struct mmap *dconf)
+int storage_srdesc_init(struct srdesc *d, const char *type, const char *uuid,
+                        const struct mmap *dconf)
 {
         ts__sto__sr__init(&d->sr);
         d->sr.type = (char *)type;
@@ -130,43 +167,59 @@ static int srdesc_init(struct srdesc *d, const char *type, const char *uuid,
         return 0;
 }
 
-static void srdesc_clear(struct srdesc *d)
+void storage_srdesc_clear(struct srdesc *d)
 {
         free(d->kv);
         free(d->kvp);
 }
 
 /* The SR description for an operation on SR_REF from this host, or an API error. */
-static int srdesc_for(struct xapi *x, const char *sr_ref, struct srdesc *d, struct api_error *err)
+int storage_srdesc_for(struct xapi *x, const char *sr_ref, struct srdesc *d, struct api_error *err)
 {
         struct db_row *row = db_get(x->db, &mclass_SR, sr_ref);
         if (row == NULL)
                 return api_error_set(err, "HANDLE_INVALID", "SR", sr_ref, NULL);
         const struct api_SR *sr = row->rec;
-        struct db_row *pbd = local_pbd(x, sr);
+        struct db_row *pbd = storage_local_pbd(x, sr);
         if (pbd == NULL)
                 return api_error_set(err, "SR_HAS_NO_PBDS", sr_ref, NULL);
         const struct api_PBD *p = pbd->rec;
         if (!p->currently_attached)
                 return api_error_set(err, "SR_NOT_ATTACHED", sr_ref, NULL);
-        if (srdesc_init(d, sr->type, sr->uuid, &p->device_config) < 0)
+        if (storage_srdesc_init(d, sr->type, sr->uuid, &p->device_config) < 0)
                 return -ENOMEM;
         return 0;
 }
 
 /* A failed exchange with stord as XAPI's error. */
-static void link_error(int status, const char *text, struct api_error *err)
+void storage_link_error(int status, const char *text, struct api_error *err)
 {
         const char *name = strerrorname_np(-status);
         api_error_set(err, "SR_BACKEND_FAILURE", name != NULL ? name : "EIO", "",
                       text != NULL && text[0] ? text : strerror(-status), NULL);
 }
 
-static int failure_to_api(const Ts__Sto__Failure *f, struct api_error *err)
+int storage_failure_to_api(const Ts__Sto__Failure *f, struct api_error *err)
 {
         api_error_setv(err, f->code[0] ? f->code : "SR_BACKEND_FAILURE",
                        (const char *const *)f->params, f->n_params);
         return f->errnum > 0 ? -f->errnum : -EIO;
+}
+
+/* Removes a VDI's row and its (detached) VBDs with it, as XAPI does. */
+static void forget_vdi(struct xapi *x, struct db_row *row)
+{
+        struct api_VDI *v = row->rec;
+        while (v->VBDs.n > 0) {
+                struct db_row *vbd = db_get(x->db, &mclass_VBD, v->VBDs.v[0].s);
+                if (vbd == NULL)
+                        break;
+                db_delete(x->db, vbd);
+        }
+        struct db_row *sr = db_get(x->db, &mclass_SR, v->SR);
+        db_delete(x->db, row);
+        if (sr != NULL) /* SR_NOT_EMPTY may no longer hold */
+                storage_sr_update_allowed(x->db, sr);
 }
 
 /* ---- VDI rows ----------------------------------------------------------------------------- */
@@ -210,7 +263,7 @@ static void vdi_refresh(struct xapi *x, struct db_row *row, const Ts__Sto__Vdi *
 
 /* Brings the VDIs of SR in line with what stord found (SR.scan): new ones are introduced,
  * known ones refreshed, vanished ones marked missing. */
-static void reconcile(struct xapi *x, struct db_row *sr, const Ts__Sto__SrState *st)
+void storage_reconcile(struct xapi *x, struct db_row *sr, const Ts__Sto__SrState *st)
 {
         struct api_SR *s = sr->rec;
         if (st->physical_size != 0 &&
@@ -270,49 +323,113 @@ static void reconcile(struct xapi *x, struct db_row *sr, const Ts__Sto__SrState 
         }
         if (added || missing)
                 log_info("SR %s: %zu VDI(s) introduced, %zu now missing", s->uuid, added, missing);
+        storage_sr_update_allowed(x->db, sr);
+        for (size_t i = 0; i < s->VDIs.n; i++) {
+                struct db_row *row = db_get(x->db, &mclass_VDI, s->VDIs.v[i].s);
+                if (row != NULL)
+                        storage_vdi_update_allowed(x->db, row);
+        }
 }
 
-/* ---- one request to stord on behalf of an API call ------------------------------------------ */
+/* ---- one request to stord ------------------------------------------------------------------ */
 
-enum op_kind { OP_CREATE, OP_DESTROY, OP_CLONE, OP_SNAPSHOT, OP_SCAN };
+enum op_kind { OP_CREATE, OP_DESTROY, OP_CLONE, OP_SNAPSHOT, OP_COPY, OP_SCAN };
 
 struct op {
         struct xapi *x;
-        struct rpc_req *req; /* NULL once the caller went away */
         enum op_kind kind;
-        char *ref;           /* the VDI (destroy, clone, snapshot) or SR (scan) */
-        struct api_VDI *rec; /* create: the new record; clone/snapshot: a copy of the source */
+        char *ref;           /* the VDI (destroy, clone, snapshot, copy) or SR (scan) */
+        char *dst_sr;        /* copy: the SR receiving the new VDI */
+        struct api_VDI *rec; /* create: the new record; clone/snapshot/copy: a copy of the source */
+        storage_done_fn done;
+        void *arg;
+        char opkey[80]; /* the VDI's (or SR's, for scan) current_operations key, or "" */
 };
 
 static void op_free(struct op *op)
 {
+        if (op->opkey[0] != '\0' && op->kind == OP_SCAN)
+                storage_sr_op_end(op->x->db, op->ref, op->opkey);
+        else if (op->opkey[0] != '\0')
+                storage_vdi_op_end(op->x->db, op->ref, op->opkey);
         free(op->ref);
+        free(op->dst_sr);
         model_record_free(&mclass_VDI, op->rec);
         free(op);
 }
 
-static void op_cancel(void *arg)
-{
-        struct op *op = arg;
-        op->req = NULL; /* stord still answers; the datamodel follows the storage */
-}
-
 static void op_finish(struct op *op, int r, const char *ref, struct api_error *err)
 {
-        if (op->req != NULL) {
-                if (r == 0 && ref != NULL)
-                        rpcw_string(rpc_deferred_writer(op->req), ref);
-                rpc_resume(op->req, r, err);
-        } else {
-                commit(op->x);
+        if (op->opkey[0] != '\0' && op->kind == OP_SCAN)
+                storage_sr_op_end(op->x->db, op->ref, op->opkey);
+        else if (op->opkey[0] != '\0')
+                storage_vdi_op_end(op->x->db, op->ref, op->opkey);
+        op->opkey[0] = '\0';
+        if (r == 0 && ref != NULL) {
+                struct db_row *row = db_get(op->x->db, &mclass_VDI, ref);
+                if (row != NULL)
+                        storage_vdi_update_allowed(op->x->db, row);
         }
+        op->done(op->arg, r, ref, err);
         api_error_clear(err);
         op_free(op);
 }
 
-/* The new VDI of a clone or snapshot: the source's description with stord's facts. */
+/* An API call waiting for one storage operation (the handlers below). */
+struct call {
+        struct xapi *x;
+        struct rpc_req *req; /* NULL once the caller went away */
+};
+
+static void call_cancel(void *arg)
+{
+        struct call *c = arg;
+        c->req = NULL; /* stord still answers; the datamodel follows the storage */
+}
+
+static void call_done(void *arg, int r, const char *ref, struct api_error *err)
+{
+        struct call *c = arg;
+        if (c->req != NULL) {
+                if (r == 0 && ref != NULL)
+                        rpcw_string(rpc_deferred_writer(c->req), ref);
+                rpc_resume(c->req, r, err);
+        } else {
+                commit(c->x);
+        }
+        free(c);
+}
+
+/* Defers CTX's call until a storage operation started with call_new's result finishes;
+ * R is what the storage_* function returned (on failure nothing is deferred). */
+static int call_defer(struct api_ctx *ctx, struct call *c, int r)
+{
+        if (r < 0) {
+                free(c);
+                return r;
+        }
+        if (r > 0) { /* finished at once */
+                free(c);
+                return 0;
+        }
+        c->req = rpc_defer(ctx);
+        rpc_on_cancel(c->req, call_cancel, c);
+        return 0;
+}
+
+static struct call *call_new(struct api_ctx *ctx)
+{
+        struct call *c = calloc(1, sizeof(*c));
+        if (c == NULL)
+                abort();
+        c->x = rpc_req_xapi(ctx->user);
+        return c;
+}
+
+/* The new VDI of a clone, snapshot or copy: the source's description with stord's facts. */
 static struct api_VDI *derived_record(struct xapi *x, const struct api_VDI *src,
-                                      const Ts__Sto__Vdi *v, bool snapshot, const char *src_ref)
+                                      const Ts__Sto__Vdi *v, enum op_kind kind, const char *src_ref,
+                                      const char *sr_ref)
 {
         static const int copied[] = {
             API_VDI_F_name_label,   API_VDI_F_name_description, API_VDI_F_SR,
@@ -326,11 +443,13 @@ static struct api_VDI *derived_record(struct xapi *x, const struct api_VDI *src,
                 model_slot_copy(f->type, model_slot(rec, f), model_slot((void *)src, f));
         }
         vdi_fill(x, rec, v);
-        if (snapshot) {
+        if (kind == OP_SNAPSHOT) {
                 rec->is_a_snapshot = true;
                 set_str(&rec->snapshot_of, src_ref);
                 rec->snapshot_time = time(NULL);
         }
+        if (kind == OP_COPY && sr_ref != NULL)
+                set_str(&rec->SR, sr_ref);
         return rec;
 }
 
@@ -342,10 +461,10 @@ static void vdi_replied(int status, const ProtobufCMessage *reply, const char *e
         const Ts__Sto__VdiResult *res = (const Ts__Sto__VdiResult *)reply;
         int r = 0;
         if (status < 0) {
-                link_error(status, errtext, &err);
+                storage_link_error(status, errtext, &err);
                 r = status;
         } else if (res->failure != NULL) {
-                r = failure_to_api(res->failure, &err);
+                r = storage_failure_to_api(res->failure, &err);
         } else if (op->kind != OP_DESTROY && res->vdi == NULL) {
                 r = api_error_set(&err, "SR_BACKEND_FAILURE", "EBADMSG", "",
                                   "stord's reply carries no VDI", NULL);
@@ -357,24 +476,12 @@ static void vdi_replied(int status, const ProtobufCMessage *reply, const char *e
                 return;
         }
         struct db_row *row = NULL;
-        switch (op->kind) {
-        case OP_DESTROY:
+        if (op->kind == OP_DESTROY) {
                 row = db_get(x->db, &mclass_VDI, op->ref);
-                if (row != NULL) {
-                        struct api_VDI *v = row->rec;
-                        /* its (detached) VBDs go with it, as in XAPI */
-                        while (v->VBDs.n > 0) {
-                                struct db_row *vbd = db_get(x->db, &mclass_VBD, v->VBDs.v[0].s);
-                                if (vbd == NULL)
-                                        break;
-                                db_delete(x->db, vbd);
-                        }
-                        db_delete(x->db, row);
-                }
+                if (row != NULL)
+                        forget_vdi(x, row);
                 op_finish(op, 0, NULL, &err);
                 return;
-        default:
-                break;
         }
         struct api_VDI *rec;
         if (op->kind == OP_CREATE) {
@@ -382,7 +489,7 @@ static void vdi_replied(int status, const ProtobufCMessage *reply, const char *e
                 op->rec = NULL;
                 vdi_fill(x, rec, res->vdi);
         } else {
-                rec = derived_record(x, op->rec, res->vdi, op->kind == OP_SNAPSHOT, op->ref);
+                rec = derived_record(x, op->rec, res->vdi, op->kind, op->ref, op->dst_sr);
         }
         r = db_insert(x->db, &mclass_VDI, NULL, rec, &row);
         if (r < 0) {
@@ -391,11 +498,14 @@ static void vdi_replied(int status, const ProtobufCMessage *reply, const char *e
                 op_finish(op, r, NULL, &err);
                 return;
         }
+        struct db_row *sr = db_get(x->db, &mclass_SR, ((struct api_VDI *)row->rec)->SR);
+        if (sr != NULL)
+                storage_sr_update_allowed(x->db, sr);
         op_finish(op, 0, row->ref, &err);
 }
 
-/* Sends BODY for OP, deferring CTX's call; on failure nothing is deferred. */
-static int op_send(struct api_ctx *ctx, struct op *op, const ProtobufCMessage *body,
+/* Sends BODY for OP; on failure OP is freed and nothing will be called. */
+static int op_send(struct op *op, const ProtobufCMessage *body,
                    const ProtobufCMessageDescriptor *reply_type, msg_reply_fn cb,
                    struct api_error *err)
 {
@@ -404,26 +514,161 @@ static int op_send(struct api_ctx *ctx, struct op *op, const ProtobufCMessage *b
                     ? msg_link_request(x->msg, STORD, body, reply_type, STORD_TIMEOUT, cb, op)
                     : -EHOSTUNREACH;
         if (r < 0) {
-                link_error(r, r == -EHOSTUNREACH ? "the storage daemon is not connected" : NULL,
-                           err);
+                storage_link_error(
+                    r, r == -EHOSTUNREACH ? "the storage daemon is not connected" : NULL, err);
                 op_free(op);
                 return r;
         }
-        op->req = rpc_defer(ctx);
-        rpc_on_cancel(op->req, op_cancel, op);
         return 0;
 }
 
-static struct op *op_new(struct api_ctx *ctx, enum op_kind kind, const char *ref)
+static struct op *op_new(struct xapi *x, enum op_kind kind, const char *ref, storage_done_fn done,
+                         void *arg)
 {
         struct op *op = calloc(1, sizeof(*op));
         if (op == NULL)
                 abort();
-        op->x = rpc_req_xapi(ctx->user);
+        op->x = x;
         op->kind = kind;
+        op->done = done;
+        op->arg = arg;
         if (ref != NULL)
                 set_str(&op->ref, ref);
         return op;
+}
+
+/* Marks OP's VDI with the operation while stord works (cleared by op_finish or op_free). */
+static void op_mark(struct op *op, struct db_row *vdi, int vop, const char *task)
+{
+        storage_vdi_op_begin(op->x->db, vdi, vop, task, op->opkey, sizeof(op->opkey));
+}
+
+/* ---- the storage operations other parts of xapid call (storage.h) ---------------------------- */
+
+int storage_vdi_create(struct xapi *x, const char *task, struct api_VDI *rec, storage_done_fn done,
+                       void *arg, struct api_error *err)
+{
+        struct db_row *sr = db_get(x->db, &mclass_SR, rec->SR);
+        int r =
+            sr != NULL ? storage_sr_check_op(x->db, sr, API_STORAGE_OPERATIONS_VDI_CREATE, err) : 0;
+        struct srdesc d;
+        if (r == 0)
+                r = storage_srdesc_for(x, rec->SR, &d, err);
+        if (r < 0) {
+                model_record_free(&mclass_VDI, rec);
+                return r;
+        }
+        char uuid[UUID_STR_LEN];
+        uuid_generate_str(uuid);
+        set_str(&rec->uuid, uuid);
+        const char *fmt = map_get_str(&rec->sm_config, "type");
+        Ts__Sto__VdiCreate req = TS__STO__VDI_CREATE__INIT;
+        req.sr = &d.sr;
+        req.virtual_size = rec->virtual_size > 0 ? (uint64_t)rec->virtual_size : 0;
+        req.format = fmt != NULL && strcmp(fmt, "raw") == 0 ? "raw" : "";
+        req.type = (char *)menum_vdi_type.values[rec->type];
+        req.uuid = uuid;
+        struct op *op = op_new(x, OP_CREATE, NULL, done, arg);
+        op->rec = rec;
+        r = op_send(op, &req.base, &ts__sto__vdi_result__descriptor, vdi_replied, err);
+        storage_srdesc_clear(&d);
+        return r;
+}
+
+int storage_vdi_destroy(struct xapi *x, const char *task, const char *vdi_ref, storage_done_fn done,
+                        void *arg, struct api_error *err)
+{
+        struct db_row *row = db_get(x->db, &mclass_VDI, vdi_ref);
+        if (row == NULL)
+                return api_error_set(err, "HANDLE_INVALID", "VDI", vdi_ref, NULL);
+        const struct api_VDI *v = row->rec;
+        int r = storage_vdi_check_op(x->db, row, API_VDI_OPERATIONS_DESTROY, err);
+        if (r < 0)
+                return r;
+        if (v->missing) { /* nothing left on the storage: forget it */
+                forget_vdi(x, row);
+                return 1;
+        }
+        struct srdesc d;
+        r = storage_srdesc_for(x, v->SR, &d, err);
+        if (r < 0)
+                return r;
+        Ts__Sto__VdiDelete req = TS__STO__VDI_DELETE__INIT;
+        req.sr = &d.sr;
+        req.location = v->location;
+        struct op *op = op_new(x, OP_DESTROY, row->ref, done, arg);
+        op_mark(op, row, API_VDI_OPERATIONS_DESTROY, task);
+        r = op_send(op, &req.base, &ts__sto__vdi_result__descriptor, vdi_replied, err);
+        storage_srdesc_clear(&d);
+        return r;
+}
+
+int storage_vdi_clone(struct xapi *x, const char *task, const char *vdi_ref, bool snapshot,
+                      storage_done_fn done, void *arg, struct api_error *err)
+{
+        struct db_row *row = db_get(x->db, &mclass_VDI, vdi_ref);
+        if (row == NULL)
+                return api_error_set(err, "HANDLE_INVALID", "VDI", vdi_ref, NULL);
+        const struct api_VDI *v = row->rec;
+        int vop = snapshot ? API_VDI_OPERATIONS_SNAPSHOT : API_VDI_OPERATIONS_CLONE;
+        int r = storage_vdi_check_op(x->db, row, vop, err);
+        if (r < 0)
+                return r;
+        struct srdesc d;
+        r = storage_srdesc_for(x, v->SR, &d, err);
+        if (r < 0)
+                return r;
+        struct op *op = op_new(x, snapshot ? OP_SNAPSHOT : OP_CLONE, row->ref, done, arg);
+        op_mark(op, row, vop, task);
+        op->rec = model_record_copy(&mclass_VDI, v);
+        if (snapshot) {
+                Ts__Sto__VdiSnapshot req = TS__STO__VDI_SNAPSHOT__INIT;
+                req.sr = &d.sr;
+                req.location = v->location;
+                r = op_send(op, &req.base, &ts__sto__vdi_result__descriptor, vdi_replied, err);
+        } else {
+                Ts__Sto__VdiClone req = TS__STO__VDI_CLONE__INIT;
+                req.sr = &d.sr;
+                req.location = v->location;
+                r = op_send(op, &req.base, &ts__sto__vdi_result__descriptor, vdi_replied, err);
+        }
+        storage_srdesc_clear(&d);
+        return r;
+}
+
+int storage_vdi_copy(struct xapi *x, const char *task, const char *vdi_ref, const char *sr_ref,
+                     storage_done_fn done, void *arg, struct api_error *err)
+{
+        struct db_row *row = db_get(x->db, &mclass_VDI, vdi_ref);
+        if (row == NULL)
+                return api_error_set(err, "HANDLE_INVALID", "VDI", vdi_ref, NULL);
+        const struct api_VDI *v = row->rec;
+        int r = storage_vdi_check_op(x->db, row, API_VDI_OPERATIONS_COPY, err);
+        if (r < 0)
+                return r;
+        const char *dst =
+            sr_ref != NULL && db_get(x->db, &mclass_SR, sr_ref) != NULL ? sr_ref : v->SR;
+        struct srdesc src, to;
+        r = storage_srdesc_for(x, v->SR, &src, err);
+        if (r < 0)
+                return r;
+        r = storage_srdesc_for(x, dst, &to, err);
+        if (r < 0) {
+                storage_srdesc_clear(&src);
+                return r;
+        }
+        Ts__Sto__VdiCopy req = TS__STO__VDI_COPY__INIT;
+        req.sr = &src.sr;
+        req.location = v->location;
+        req.dest = &to.sr;
+        struct op *op = op_new(x, OP_COPY, row->ref, done, arg);
+        op_mark(op, row, API_VDI_OPERATIONS_COPY, task);
+        op->rec = model_record_copy(&mclass_VDI, v);
+        set_str(&op->dst_sr, dst);
+        r = op_send(op, &req.base, &ts__sto__vdi_result__descriptor, vdi_replied, err);
+        storage_srdesc_clear(&src);
+        storage_srdesc_clear(&to);
+        return r;
 }
 
 static struct db_row *vdi_param(struct api_ctx *ctx, const struct rpc_value *v,
@@ -442,109 +687,75 @@ static struct db_row *vdi_param(struct api_ctx *ctx, const struct rpc_value *v,
 int h_VDI_create(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
                  struct rpc_writer *w, struct api_error *err)
 {
-        struct xapi *x = rpc_req_xapi(ctx->user);
         void *v;
         int r = model_record_read(&mclass_VDI, params[1], &v, err);
         if (r < 0)
                 return r;
-        struct api_VDI *rec = v;
-        struct srdesc d;
-        r = srdesc_for(x, rec->SR, &d, err);
-        if (r < 0) {
-                model_record_free(&mclass_VDI, rec);
-                return r;
-        }
-        char uuid[UUID_STR_LEN];
-        uuid_generate_str(uuid);
-        set_str(&rec->uuid, uuid);
-        const char *fmt = map_get_str(&rec->sm_config, "type");
-        Ts__Sto__VdiCreate req = TS__STO__VDI_CREATE__INIT;
-        req.sr = &d.sr;
-        req.virtual_size = rec->virtual_size > 0 ? (uint64_t)rec->virtual_size : 0;
-        req.format = fmt != NULL && strcmp(fmt, "raw") == 0 ? "raw" : "";
-        req.type = (char *)menum_vdi_type.values[rec->type];
-        req.uuid = uuid;
-        struct op *op = op_new(ctx, OP_CREATE, NULL);
-        op->rec = rec;
-        r = op_send(ctx, op, &req.base, &ts__sto__vdi_result__descriptor, vdi_replied, err);
-        srdesc_clear(&d);
-        return r;
+        struct call *c = call_new(ctx);
+        return call_defer(ctx, c,
+                          storage_vdi_create(c->x, rpc_req_task(ctx->user), v, call_done, c, err));
 }
 
 /* VDI.destroy(session, self) */
 int h_VDI_destroy(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
                   struct rpc_writer *w, struct api_error *err)
 {
-        struct xapi *x = rpc_req_xapi(ctx->user);
         struct db_row *row = vdi_param(ctx, params[1], err);
         if (row == NULL)
                 return -ENOENT;
-        const struct api_VDI *v = row->rec;
-        for (size_t i = 0; i < v->VBDs.n; i++) {
-                struct db_row *vbd = db_get(x->db, &mclass_VBD, v->VBDs.v[i].s);
-                if (vbd != NULL && ((struct api_VBD *)vbd->rec)->currently_attached)
-                        return api_error_set(err, "VDI_IN_USE", row->ref, "destroy", NULL);
-        }
-        if (v->missing) { /* nothing left on the storage: forget it */
-                db_delete(x->db, row);
-                return 0;
-        }
-        struct srdesc d;
-        int r = srdesc_for(x, v->SR, &d, err);
-        if (r < 0)
-                return r;
-        Ts__Sto__VdiDelete req = TS__STO__VDI_DELETE__INIT;
-        req.sr = &d.sr;
-        req.location = v->location;
-        struct op *op = op_new(ctx, OP_DESTROY, row->ref);
-        r = op_send(ctx, op, &req.base, &ts__sto__vdi_result__descriptor, vdi_replied, err);
-        srdesc_clear(&d);
-        return r;
-}
-
-static int copy_vdi(struct api_ctx *ctx, const struct rpc_value *const *params, bool snapshot,
-                    struct api_error *err)
-{
-        struct xapi *x = rpc_req_xapi(ctx->user);
-        struct db_row *row = vdi_param(ctx, params[1], err);
-        if (row == NULL)
-                return -ENOENT;
-        const struct api_VDI *v = row->rec;
-        if (v->missing)
-                return api_error_set(err, "VDI_MISSING", v->SR, row->ref, NULL);
-        struct srdesc d;
-        int r = srdesc_for(x, v->SR, &d, err);
-        if (r < 0)
-                return r;
-        struct op *op = op_new(ctx, snapshot ? OP_SNAPSHOT : OP_CLONE, row->ref);
-        op->rec = model_record_copy(&mclass_VDI, v);
-        if (snapshot) {
-                Ts__Sto__VdiSnapshot req = TS__STO__VDI_SNAPSHOT__INIT;
-                req.sr = &d.sr;
-                req.location = v->location;
-                r = op_send(ctx, op, &req.base, &ts__sto__vdi_result__descriptor, vdi_replied, err);
-        } else {
-                Ts__Sto__VdiClone req = TS__STO__VDI_CLONE__INIT;
-                req.sr = &d.sr;
-                req.location = v->location;
-                r = op_send(ctx, op, &req.base, &ts__sto__vdi_result__descriptor, vdi_replied, err);
-        }
-        srdesc_clear(&d);
-        return r;
+        struct call *c = call_new(ctx);
+        return call_defer(
+            ctx, c,
+            storage_vdi_destroy(c->x, rpc_req_task(ctx->user), row->ref, call_done, c, err));
 }
 
 /* VDI.clone(session, vdi, driver_params) -> VDI ref */
 int h_VDI_clone(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
                 struct rpc_writer *w, struct api_error *err)
 {
-        return copy_vdi(ctx, params, false, err);
+        struct db_row *row = vdi_param(ctx, params[1], err);
+        if (row == NULL)
+                return -ENOENT;
+        struct call *c = call_new(ctx);
+        return call_defer(
+            ctx, c,
+            storage_vdi_clone(c->x, rpc_req_task(ctx->user), row->ref, false, call_done, c, err));
 }
 
 /* VDI.snapshot(session, vdi, driver_params) -> VDI ref */
 int h_VDI_snapshot(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
                    struct rpc_writer *w, struct api_error *err)
 {
-        return copy_vdi(ctx, params, true, err);
+        struct db_row *row = vdi_param(ctx, params[1], err);
+        if (row == NULL)
+                return -ENOENT;
+        struct call *c = call_new(ctx);
+        return call_defer(
+            ctx, c,
+            storage_vdi_clone(c->x, rpc_req_task(ctx->user), row->ref, true, call_done, c, err));
+}
+
+/* VDI.copy(session, vdi, sr, base_vdi, into_vdi) -> VDI ref: a full copy into SR. */
+int h_VDI_copy(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+               struct rpc_writer *w, struct api_error *err)
+{
+        struct db_row *row = vdi_param(ctx, params[1], err);
+        if (row == NULL)
+                return -ENOENT;
+        const char *sr = n > 2 && params[2]->type == RPC_STRING ? params[2]->u.str.s : "";
+        if (db_get(ctx->db, &mclass_SR, sr) == NULL)
+                return api_error_set(err, "HANDLE_INVALID", "SR", sr, NULL);
+        for (size_t i = 3; i < n && i < 5; i++) {
+                const char *ref = params[i]->type == RPC_STRING ? params[i]->u.str.s : "";
+                if (ref[0] != '\0' && strcmp(ref, NULL_REF) != 0)
+                        return api_error_set(err, "VALUE_NOT_SUPPORTED",
+                                             i == 3 ? "base_vdi" : "into_vdi", ref,
+                                             "incremental copies are not supported", NULL);
+        }
+        struct call *c = call_new(ctx);
+        return call_defer(
+            ctx, c,
+            storage_vdi_copy(c->x, rpc_req_task(ctx->user), row->ref, sr, call_done, c, err));
 }
 
 static void scan_replied(int status, const ProtobufCMessage *reply, const char *errtext, void *arg)
@@ -554,14 +765,14 @@ static void scan_replied(int status, const ProtobufCMessage *reply, const char *
         const Ts__Sto__SrState *st = (const Ts__Sto__SrState *)reply;
         int r = 0;
         if (status < 0) {
-                link_error(status, errtext, &err);
+                storage_link_error(status, errtext, &err);
                 r = status;
         } else if (st->failure != NULL) {
-                r = failure_to_api(st->failure, &err);
+                r = storage_failure_to_api(st->failure, &err);
         } else {
                 struct db_row *sr = db_get(op->x->db, &mclass_SR, op->ref);
                 if (sr != NULL)
-                        reconcile(op->x, sr, st);
+                        storage_reconcile(op->x, sr, st);
         }
         op_finish(op, r, NULL, &err);
 }
@@ -573,15 +784,24 @@ int h_SR_scan(struct api_ctx *ctx, const struct rpc_value *const *params, size_t
         struct xapi *x = rpc_req_xapi(ctx->user);
         const char *ref = params[1]->type == RPC_STRING ? params[1]->u.str.s : "";
         struct srdesc d;
-        int r = srdesc_for(x, ref, &d, err);
+        int r = storage_srdesc_for(x, ref, &d, err);
         if (r < 0)
                 return r;
+        struct db_row *srrow = db_get(x->db, &mclass_SR, ref);
+        r = storage_sr_check_op(x->db, srrow, API_STORAGE_OPERATIONS_SCAN, err);
+        if (r < 0) {
+                storage_srdesc_clear(&d);
+                return r;
+        }
         Ts__Sto__SrScan req = TS__STO__SR_SCAN__INIT;
         req.sr = &d.sr;
-        struct op *op = op_new(ctx, OP_SCAN, ref);
-        r = op_send(ctx, op, &req.base, &ts__sto__sr_state__descriptor, scan_replied, err);
-        srdesc_clear(&d);
-        return r;
+        struct call *c = call_new(ctx);
+        struct op *op = op_new(x, OP_SCAN, ref, call_done, c);
+        storage_sr_op_begin(x->db, srrow, API_STORAGE_OPERATIONS_SCAN, rpc_req_task(ctx->user),
+                            op->opkey, sizeof(op->opkey));
+        r = op_send(op, &req.base, &ts__sto__sr_state__descriptor, scan_replied, err);
+        storage_srdesc_clear(&d);
+        return call_defer(ctx, c, r);
 }
 
 /* ---- stord announced itself --------------------------------------------------------------- */
@@ -657,7 +877,7 @@ static void attach_replied(int status, const ProtobufCMessage *reply, const char
                                                               : st->failure->code;
                 log_warnx("SR %s: attach failed: %s", a->sr_ref ? a->sr_ref : a->sr_uuid, why);
                 struct db_row *sr = a->sr_ref ? db_get(x->db, &mclass_SR, a->sr_ref) : NULL;
-                struct db_row *pbd = sr ? local_pbd(x, sr->rec) : NULL;
+                struct db_row *pbd = sr ? storage_local_pbd(x, sr->rec) : NULL;
                 if (pbd != NULL && ((struct api_PBD *)pbd->rec)->currently_attached) {
                         ((struct api_PBD *)pbd->rec)->currently_attached = false;
                         db_touch(x->db, pbd);
@@ -668,12 +888,12 @@ static void attach_replied(int status, const ProtobufCMessage *reply, const char
         }
         struct db_row *sr = a->sr_ref ? db_get(x->db, &mclass_SR, a->sr_ref) : make_local_sr(x, a);
         if (sr != NULL) {
-                struct db_row *pbd = local_pbd(x, sr->rec);
+                struct db_row *pbd = storage_local_pbd(x, sr->rec);
                 if (pbd != NULL && !((struct api_PBD *)pbd->rec)->currently_attached) {
                         ((struct api_PBD *)pbd->rec)->currently_attached = true;
                         db_touch(x->db, pbd);
                 }
-                reconcile(x, sr, st);
+                storage_reconcile(x, sr, st);
         }
         commit(x);
         attach_free(a);
@@ -683,7 +903,7 @@ static void send_attach(struct xapi *x, struct attach *a, const char *type, cons
                         const struct mmap *dconf, bool create)
 {
         struct srdesc d;
-        if (srdesc_init(&d, type, uuid, dconf) < 0) {
+        if (storage_srdesc_init(&d, type, uuid, dconf) < 0) {
                 attach_free(a);
                 return;
         }
@@ -692,7 +912,7 @@ static void send_attach(struct xapi *x, struct attach *a, const char *type, cons
         req.create = create;
         int r = msg_link_request(x->msg, STORD, &req.base, &ts__sto__sr_state__descriptor,
                                  STORD_TIMEOUT, attach_replied, a);
-        srdesc_clear(&d);
+        storage_srdesc_clear(&d);
         if (r < 0) {
                 log_warnx("cannot ask stord to attach SR %s: %s", uuid, strerror(-r));
                 if (create && x->storage != NULL)
@@ -711,6 +931,7 @@ void storage_peer_up(struct xapi *x, const struct msg_peer_info *peer)
 {
         if (x->msg == NULL)
                 return;
+        storage_update_allowed_all(x->db); /* the drivers' capabilities may have changed */
         const char *dir = NULL;
         for (size_t i = 0; i < peer->n_state; i++)
                 if (strcmp(peer->state[i]->key, "local_sr_dir") == 0)
@@ -719,7 +940,7 @@ void storage_peer_up(struct xapi *x, const struct msg_peer_info *peer)
         for (size_t i = 0; i < db_count(x->db, &mclass_SR); i++) {
                 struct db_row *row = db_row_at(x->db, &mclass_SR, i);
                 const struct api_SR *sr = row->rec;
-                struct db_row *pbd = local_pbd(x, sr);
+                struct db_row *pbd = storage_local_pbd(x, sr);
                 if (is_local_sr(sr) && pbd != NULL)
                         have_local = true;
                 if (pbd == NULL)
