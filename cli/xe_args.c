@@ -1,21 +1,11 @@
 /* Command-line parsing for xe. */
 #include "cli/xe_args.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static char *fail(const char *fmt, ...)
-{
-        char *s = NULL;
-        va_list ap;
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
-        va_end(ap);
-        return s;
-}
+#include "cli/xe_value.h"
 
 static void set_str(char **dst, const char *v)
 {
@@ -28,7 +18,7 @@ static int set_port(struct xe_args *a, const char *v, char **error)
         char *end;
         long p = strtol(v, &end, 10);
         if (!*v || *end || p < 1 || p > 65535) {
-                *error = fail("Invalid port: %s", v);
+                *error = xe_strf("Invalid port: %s", v);
                 return -1;
         }
         a->port = (int)p;
@@ -80,7 +70,7 @@ int xe_args_parse(int argc, char *const *argv, struct xe_args *a, char **error)
                                 break;
                 if (o < sizeof with_value / sizeof *with_value) {
                         if (i + 1 >= argc) {
-                                *error = fail("Switch %s requires a parameter", arg);
+                                *error = xe_strf("Switch %s requires a parameter", arg);
                                 return -1;
                         }
                         const char *v = argv[++i];
@@ -115,14 +105,14 @@ int xe_args_parse(int argc, char *const *argv, struct xe_args *a, char **error)
                 }
                 if (!a->cmd) {
                         if (eq || arg[0] == '-') {
-                                *error = fail("Syntax error: command name is missing");
+                                *error = xe_strf("Syntax error: command name is missing");
                                 return -1;
                         }
                         a->cmd = strdup(arg);
                 } else if (strncmp(arg, "--", 2) == 0) {
                         add_param(a, arg + 2, strlen(arg + 2), "true");
                 } else if (arg[0] == '-') {
-                        *error = fail("Unknown switch: %s", arg);
+                        *error = xe_strf("Unknown switch: %s", arg);
                         return -1;
                 } else if (eq) {
                         add_param(a, arg, (size_t)(eq - arg), eq + 1);

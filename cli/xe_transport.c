@@ -7,7 +7,6 @@
 #include <netdb.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,16 +15,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static char *fail(const char *fmt, ...)
-{
-        char *s = NULL;
-        va_list ap;
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
-        va_end(ap);
-        return s;
-}
+#include "cli/xe_value.h"
 
 void xe_conn_close(struct xe_conn *c)
 {
@@ -47,14 +37,14 @@ static int open_unix(struct xe_conn *c, char **error)
 {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         if (strlen(c->socket_path) >= sizeof sa.sun_path) {
-                *error = fail("socket path too long: %s", c->socket_path);
+                *error = xe_strf("socket path too long: %s", c->socket_path);
                 return -1;
         }
         strcpy(sa.sun_path, c->socket_path);
         c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
                 *error =
-                    fail("Unable to contact server at %s: %s", c->socket_path, strerror(errno));
+                    xe_strf("Unable to contact server at %s: %s", c->socket_path, strerror(errno));
                 xe_conn_close(c);
                 return -1;
         }
@@ -68,7 +58,7 @@ static int open_tls(struct xe_conn *c, char **error)
         snprintf(port, sizeof port, "%d", c->port);
         int rc = getaddrinfo(c->host, port, &hints, &ai);
         if (rc) {
-                *error = fail("Host '%s' not found: %s", c->host, gai_strerror(rc));
+                *error = xe_strf("Host '%s' not found: %s", c->host, gai_strerror(rc));
                 return -1;
         }
         int err = 0;
@@ -84,7 +74,7 @@ static int open_tls(struct xe_conn *c, char **error)
         freeaddrinfo(ai);
         if (c->fd < 0) {
                 *error =
-                    fail("Unable to contact server %s:%d: %s", c->host, c->port, strerror(err));
+                    xe_strf("Unable to contact server %s:%d: %s", c->host, c->port, strerror(err));
                 return -1;
         }
         /* Like XAPI's xe, the server's certificate is not verified: hosts use self-signed
@@ -100,8 +90,8 @@ static int open_tls(struct xe_conn *c, char **error)
         if (!c->ssl || !SSL_set_fd(c->ssl, c->fd) ||
             (!literal && !SSL_set_tlsext_host_name(c->ssl, c->host)) || SSL_connect(c->ssl) != 1) {
                 unsigned long e = ERR_get_error();
-                *error = fail("TLS handshake with %s:%d failed: %s", c->host, c->port,
-                              e ? ERR_reason_error_string(e) : "connection closed");
+                *error = xe_strf("TLS handshake with %s:%d failed: %s", c->host, c->port,
+                                 e ? ERR_reason_error_string(e) : "connection closed");
                 xe_conn_close(c);
                 return -1;
         }
@@ -270,7 +260,7 @@ static int read_response(struct xe_conn *c, char **resp, size_t *resp_len, bool 
 bad:
         free(r);
         free(body);
-        *error = fail("Lost connection to the server.");
+        *error = xe_strf("Lost connection to the server.");
         return -1;
 }
 
@@ -299,7 +289,7 @@ int xe_http_post(struct xe_conn *c, const char *path, const char *content_type, 
                         continue;
                 }
                 if (status < 0 && !*error)
-                        *error = fail("Lost connection to the server.");
+                        *error = xe_strf("Lost connection to the server.");
                 return status;
         }
 }

@@ -1,6 +1,7 @@
 /* XML-RPC value trees. Allocation failure ends the program: xe is a short-lived tool. */
 #include "cli/xe_value.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,4 +156,15 @@ void xv_free(struct xv *v)
         free(v->keys);
         free(v->s);
         free(v);
+}
+
+char *xe_strf(const char *fmt, ...)
+{
+        char *s = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        if (vasprintf(&s, fmt, ap) < 0)
+                s = NULL;
+        va_end(ap);
+        return s;
 }

@@ -20,6 +20,9 @@ struct xv {
         char **keys;       /* XV_STRUCT member names */
 };
 
+/* A message formatted into a new string (NULL when out of memory); the caller frees it. */
+char *xe_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 struct xv *xv_string(const char *s);
 struct xv *xv_datetime(const char *s);
 struct xv *xv_int(int64_t i);

@@ -5,7 +5,6 @@
 #include <inttypes.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,17 +124,6 @@ char *xe_xmlrpc_request(const char *method, struct xv *const *params, size_t n, 
 
 /* ---- parser ---------------------------------------------------------------------------- */
 
-static char *fail(const char *fmt, ...)
-{
-        char *s = NULL;
-        va_list ap;
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
-        va_end(ap);
-        return s;
-}
-
 static bool is(const xmlNode *n, const char *name)
 {
         return n && n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0;
@@ -181,13 +169,13 @@ static struct xv *parse_typed(xmlNode *t, char **error, int depth)
                 errno = 0;
                 long long i = strtoll(text, &end, 10);
                 if (errno || end == text || *end)
-                        *error = fail("bad integer '%s'", text);
+                        *error = xe_strf("bad integer '%s'", text);
                 else
                         v = xv_int(i);
         } else if (strcmp(name, "boolean") == 0) {
                 text = text_of(t);
                 if (strcmp(text, "0") && strcmp(text, "1"))
-                        *error = fail("bad boolean '%s'", text);
+                        *error = xe_strf("bad boolean '%s'", text);
                 else
                         v = xv_bool(text[0] == '1');
         } else if (strcmp(name, "double") == 0) {
@@ -195,7 +183,7 @@ static struct xv *parse_typed(xmlNode *t, char **error, int depth)
                 errno = 0;
                 double d = strtod(text, &end);
                 if (errno || end == text || *end)
-                        *error = fail("bad double '%s'", text);
+                        *error = xe_strf("bad double '%s'", text);
                 else
                         v = xv_double(d);
         } else if (strcmp(name, "dateTime.iso8601") == 0) {
@@ -206,7 +194,7 @@ static struct xv *parse_typed(xmlNode *t, char **error, int depth)
         } else if (strcmp(name, "array") == 0) {
                 xmlNode *data = first_elem(t);
                 if (!is(data, "data")) {
-                        *error = fail("<array> without <data>");
+                        *error = xe_strf("<array> without <data>");
                         return NULL;
                 }
                 v = xv_array();
@@ -214,7 +202,7 @@ static struct xv *parse_typed(xmlNode *t, char **error, int depth)
                         struct xv *item = is(e, "value") ? parse_value(e, error, depth + 1) : NULL;
                         if (!item) {
                                 if (!*error)
-                                        *error = fail("<%s> in <data>", (const char *)e->name);
+                                        *error = xe_strf("<%s> in <data>", (const char *)e->name);
                                 xv_free(v);
                                 return NULL;
                         }
@@ -225,7 +213,7 @@ static struct xv *parse_typed(xmlNode *t, char **error, int depth)
                 for (xmlNode *m = first_elem(t); m; m = next_elem(m)) {
                         xmlNode *mn = first_elem(m), *mv = mn ? next_elem(mn) : NULL;
                         if (!is(m, "member") || !is(mn, "name") || !is(mv, "value")) {
-                                *error = fail("malformed struct member");
+                                *error = xe_strf("malformed struct member");
                                 xv_free(v);
                                 return NULL;
                         }
@@ -239,7 +227,7 @@ static struct xv *parse_typed(xmlNode *t, char **error, int depth)
                         free(key);
                 }
         } else {
-                *error = fail("unknown XML-RPC type <%s>", name);
+                *error = xe_strf("unknown XML-RPC type <%s>", name);
         }
         free(text);
         return v;
@@ -248,7 +236,7 @@ static struct xv *parse_typed(xmlNode *t, char **error, int depth)
 static struct xv *parse_value(xmlNode *value, char **error, int depth)
 {
         if (depth > 64) {
-                *error = fail("values nested too deep");
+                *error = xe_strf("values nested too deep");
                 return NULL;
         }
         xmlNode *t = first_elem(value);
@@ -266,14 +254,14 @@ int xe_xmlrpc_response(const char *body, size_t len, struct xv **value, char **e
         *value = NULL;
         *error = NULL;
         if (len > (size_t)INT32_MAX) {
-                *error = fail("response too large");
+                *error = xe_strf("response too large");
                 return -1;
         }
         xmlDoc *doc = xmlReadMemory(body, (int)len, "response.xml", NULL,
                                     XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
                                         XML_PARSE_HUGE);
         if (!doc) {
-                *error = fail("the response is not XML");
+                *error = xe_strf("the response is not XML");
                 return -1;
         }
         xmlNode *root = xmlDocGetRootElement(doc);
@@ -283,23 +271,23 @@ int xe_xmlrpc_response(const char *body, size_t len, struct xv **value, char **e
                 if (is(param, "param") && is(v, "value"))
                         *value = parse_value(v, error, 0);
                 else
-                        *error = fail("a methodResponse without a value");
+                        *error = xe_strf("a methodResponse without a value");
         } else if (is(top, "fault")) {
                 xmlNode *v = first_elem(top);
                 struct xv *f = is(v, "value") ? parse_value(v, error, 0) : NULL;
                 if (f) {
                         struct xv *code = xv_get(f, "faultCode"), *str = xv_get(f, "faultString");
-                        *error = fail("XML-RPC fault %" PRId64 ": %s",
-                                      code && code->kind == XV_INT ? code->i : 0, xv_str(str));
+                        *error = xe_strf("XML-RPC fault %" PRId64 ": %s",
+                                         code && code->kind == XV_INT ? code->i : 0, xv_str(str));
                         xv_free(f);
                 } else if (!*error) {
-                        *error = fail("a malformed fault");
+                        *error = xe_strf("a malformed fault");
                 }
         } else {
-                *error = fail("not an XML-RPC methodResponse");
+                *error = xe_strf("not an XML-RPC methodResponse");
         }
         xmlFreeDoc(doc);
         if (!*value && !*error)
-                *error = fail("malformed response");
+                *error = xe_strf("malformed response");
         return *value ? 0 : -1;
 }
