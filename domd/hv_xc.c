@@ -202,8 +202,8 @@ static void fill_info(struct xcb *x, const xc_domaininfo_t *di, struct hv_domain
                     out->state != HV_STATE_DYING) {
                         out->pending_request = (enum hv_shutdown_reason)atoi(req);
                         /* Linux empties control/shutdown once it took the request. */
-                        char *ctl = xcs_read(x, "/local/domain/%" PRIu32 "/control/shutdown",
-                                             domid);
+                        char *ctl =
+                            xcs_read(x, "/local/domain/%" PRIu32 "/control/shutdown", domid);
                         out->request_acked = !ctl || !*ctl;
                         free(ctl);
                 }
@@ -214,9 +214,7 @@ static void fill_info(struct xcb *x, const xc_domaininfo_t *di, struct hv_domain
         out->booted = feat != NULL; /* the guest's PV drivers are up */
         free(feat);
         out->memory_actual = (uint64_t)di->tot_pages * XC_PAGE_SIZE;
-        out->memory_target =
-            read_u64(x, out->memory_actual / KiB, domid, "memory/target") *
-            KiB;
+        out->memory_target = read_u64(x, out->memory_actual / KiB, domid, "memory/target") * KiB;
         out->memory_static_max =
             read_u64(x, (uint64_t)di->max_pages * XC_PAGE_SIZE / KiB, domid, "memory/static-max") *
             KiB;

@@ -95,8 +95,8 @@ void xc_be_watch_close(struct xcb *x);
 /* hv_xc_suspend.c */
 int xc_be_domain_suspend(struct hv *h, uint32_t domid, int fd, unsigned timeout_ms);
 int xc_be_domain_resume(struct hv *h, uint32_t domid);
-int xc_be_domain_restore(struct hv *h, const struct hv_domain_spec *spec, int fd,
-                         uint32_t *domid, struct hv_mem_shortage *short_out);
+int xc_be_domain_restore(struct hv *h, const struct hv_domain_spec *spec, int fd, uint32_t *domid,
+                         struct hv_mem_shortage *short_out);
 
 /* hv_xc.c */
 /* Xen's view of DOMID: -ESRCH when there is no such domain. */

@@ -36,9 +36,9 @@ static int check_spec(const struct hv_domain_spec *spec)
         uint64_t smax =
             spec->memory_static_max ? spec->memory_static_max : spec->memory_dynamic_max;
         if (!spec->memory_dynamic_max || spec->memory_dynamic_min > spec->memory_dynamic_max ||
-            spec->memory_dynamic_max > smax || !spec->vcpus_max ||
-            spec->vcpus_max > VCPUS_LIMIT || !spec->vcpus_at_startup ||
-            spec->vcpus_at_startup > spec->vcpus_max || (unsigned)spec->type > HV_TYPE_HVM)
+            spec->memory_dynamic_max > smax || !spec->vcpus_max || spec->vcpus_max > VCPUS_LIMIT ||
+            !spec->vcpus_at_startup || spec->vcpus_at_startup > spec->vcpus_max ||
+            (unsigned)spec->type > HV_TYPE_HVM)
                 return -EINVAL;
         if (spec->type == HV_TYPE_HVM)
                 return -EOPNOTSUPP; /* no device model (qemu) nor hvmloader here */
@@ -55,8 +55,10 @@ static const struct {
         int reg; /* 0 eax .. 3 edx */
         int bit;
 } cpuid_bits[] = {
-    {"fma", 1, XEN_CPUID_INPUT_UNUSED, 2, 12},  {"avx", 1, XEN_CPUID_INPUT_UNUSED, 2, 28},
-    {"f16c", 1, XEN_CPUID_INPUT_UNUSED, 2, 29}, {"avx2", 7, 0, 1, 5},
+    {"fma", 1, XEN_CPUID_INPUT_UNUSED, 2, 12},
+    {"avx", 1, XEN_CPUID_INPUT_UNUSED, 2, 28},
+    {"f16c", 1, XEN_CPUID_INPUT_UNUSED, 2, 29},
+    {"avx2", 7, 0, 1, 5},
     {"avx512f", 7, 0, 1, 16},
 };
 
@@ -114,8 +116,8 @@ static int apply_cpuid(struct xcb *x, uint32_t domid, const struct hv_domain_spe
         memset(&list[n], 0, sizeof(list[n]));
         list[n].leaf = list[n].subleaf = XEN_CPUID_INPUT_UNUSED;
         bool pv = spec->type == HV_TYPE_PV;
-        if (xc_cpuid_apply_policy(x->xch, domid, false, NULL, 0, !pv, false, false,
-                                  n ? list : NULL, NULL) < 0)
+        if (xc_cpuid_apply_policy(x->xch, domid, false, NULL, 0, !pv, false, false, n ? list : NULL,
+                                  NULL) < 0)
                 return -(errno ? errno : EIO);
         return 0;
 }
@@ -199,9 +201,9 @@ static int pvh_memory(struct xc_dom_image *dom, struct xcb *x, uint32_t domid, u
         dom->mmio_size = PVH_MMIO_SIZE;
         if (xc_dom_mem_init(dom, (unsigned)mib) || xc_dom_boot_mem_init(dom))
                 return -1;
-        struct e820entry map[2] = {{.addr = 0, .size = low, .type = E820_RAM},
-                                   {.addr = 1ULL << 32, .size = high - (1ULL << 32),
-                                    .type = E820_RAM}};
+        struct e820entry map[2] = {
+            {.addr = 0, .size = low, .type = E820_RAM},
+            {.addr = 1ULL << 32, .size = high - (1ULL << 32), .type = E820_RAM}};
         return xc_domain_set_memory_map(x->xch, domid, map, high ? 2 : 1);
 }
 
@@ -212,7 +214,8 @@ static int build_image(struct xcb *x, const struct hv_domain_spec *spec,
                        unsigned long *console_mfn)
 {
         bool pv = spec->type == HV_TYPE_PV;
-        struct xc_dom_image *dom = xc_dom_allocate(x->xch, spec->cmdline ? spec->cmdline : "", NULL);
+        struct xc_dom_image *dom =
+            xc_dom_allocate(x->xch, spec->cmdline ? spec->cmdline : "", NULL);
         if (!dom)
                 return -ENOMEM;
         const char *step = "xc_dom_kernel_file";
@@ -228,8 +231,8 @@ static int build_image(struct xcb *x, const struct hv_domain_spec *spec,
                 step = "xc_dom_module_file";
                 r = xc_dom_module_file(dom, spec->ramdisk, NULL);
         }
-        if (r == 0 && (step = "xc_dom_boot_xen_init", r = xc_dom_boot_xen_init(dom, x->xch,
-                                                                                nd->domid)) == 0)
+        if (r == 0 &&
+            (step = "xc_dom_boot_xen_init", r = xc_dom_boot_xen_init(dom, x->xch, nd->domid)) == 0)
                 r = (step = "xc_dom_parse_image", xc_dom_parse_image(dom));
         if (r == 0 && pv)
                 r = (step = "xc_dom_mem_init", xc_dom_mem_init(dom, (unsigned)mib)) ||
@@ -307,8 +310,8 @@ int xc_be_domain_publish(struct xcb *x, const struct hv_domain_spec *spec,
                     !strchr(spec->platform.items[i].key, '/'))
                         W(spec->platform.items[i].value, "%s/platform/%s", dp,
                           spec->platform.items[i].key);
-        static const char *const rw[] = {"control", "data", "device",  "drivers",
-                                         "feature", "attr", "error",   "vm-data"};
+        static const char *const rw[] = {"control", "data", "device", "drivers",
+                                         "feature", "attr", "error",  "vm-data"};
         for (size_t i = 0; i < sizeof(rw) / sizeof(rw[0]); i++) {
                 snprintf(path, sizeof(path), "%s/%s", dp, rw[i]);
                 if ((r = xcs_mkdir_perm(x, path, d, d)) < 0)
@@ -348,8 +351,8 @@ int xc_be_domain_create(struct hv *h, const struct hv_domain_spec *spec, uint32_
                 return r;
         }
         *domid = nd.domid;
-        log_info("xc: domain %" PRIu32 " built for VM %s (%s, %" PRIu64 " MiB, %u vCPUs)",
-                 nd.domid, spec->uuid, hv_domain_type_name(spec->type), nd.target_kib / 1024,
+        log_info("xc: domain %" PRIu32 " built for VM %s (%s, %" PRIu64 " MiB, %u vCPUs)", nd.domid,
+                 spec->uuid, hv_domain_type_name(spec->type), nd.target_kib / 1024,
                  spec->vcpus_at_startup);
         return 0;
 }

@@ -22,8 +22,8 @@ LOG_MODULE(hv_xc_ctl)
 int xc_be_domain_shutdown(struct hv *h, uint32_t domid, enum hv_shutdown_reason reason)
 {
         struct xcb *x = xcb_of(h);
-        const char *word = reason == HV_SHUTDOWN_POWEROFF ? "poweroff"
-                           : reason == HV_SHUTDOWN_REBOOT ? "reboot"
+        const char *word = reason == HV_SHUTDOWN_POWEROFF  ? "poweroff"
+                           : reason == HV_SHUTDOWN_REBOOT  ? "reboot"
                            : reason == HV_SHUTDOWN_SUSPEND ? "suspend"
                                                            : NULL;
         if (!word)
@@ -58,8 +58,8 @@ int xc_be_set_memory_target(struct hv *h, uint32_t domid, uint64_t bytes,
         if (r < 0)
                 return r;
         char *smax = xcs_read(x, "/local/domain/%" PRIu32 "/memory/static-max", domid);
-        uint64_t static_max = smax ? strtoull(smax, NULL, 10) * KiB
-                                   : (uint64_t)di.max_pages * XC_PAGE_SIZE;
+        uint64_t static_max =
+            smax ? strtoull(smax, NULL, 10) * KiB : (uint64_t)di.max_pages * XC_PAGE_SIZE;
         free(smax);
         if (!bytes || bytes > static_max)
                 return -EINVAL;

@@ -174,9 +174,8 @@ int xc_be_disk_attach(struct hv *h, uint32_t domid, const struct hv_disk *disk)
         snprintf(be_path, sizeof(be_path), "%s", be);
         snprintf(fe_id, sizeof(fe_id), "%" PRIu32, domid);
         const char *type = disk->cdrom ? "cdrom" : "disk";
-        const char *fe_nodes[] = {"backend",        be_path, "backend-id",  "0",
-                                  "state",          "1",     "virtual-device", devids,
-                                  "device-type",    type,    NULL};
+        const char *fe_nodes[] = {"backend",        be_path, "backend-id",  "0",  "state", "1",
+                                  "virtual-device", devids,  "device-type", type, NULL};
         const char *be_nodes[] = {"frontend",
                                   fe_path,
                                   "frontend-id",
@@ -271,24 +270,26 @@ int xc_be_nic_attach(struct hv *h, uint32_t domid, const struct hv_nic *nic, cha
                 return r;
         char fe[128], be[128], fe_id[16], handle[16], mtu[16];
         snprintf(fe, sizeof(fe), "/local/domain/%" PRIu32 "/device/vif/%u", domid, nic->devid);
-        snprintf(be, sizeof(be), "/local/domain/0/backend/vif/%" PRIu32 "/%u", domid,
-                 nic->devid);
+        snprintf(be, sizeof(be), "/local/domain/0/backend/vif/%" PRIu32 "/%u", domid, nic->devid);
         if (exists(x, be))
                 return -EEXIST;
         snprintf(fe_id, sizeof(fe_id), "%" PRIu32, domid);
         snprintf(handle, sizeof(handle), "%u", nic->devid);
         snprintf(mtu, sizeof(mtu), "%u", nic->mtu ? nic->mtu : 1500);
-        const char *fe_nodes[] = {"backend", be,     "backend-id", "0",      "state", "1",
-                                  "handle",  handle, "mac",        nic->mac, "mtu",   mtu,
-                                  NULL};
-        /* netback connects only once hotplug-status says "connected" (what the vif-bridge
-         * script would write); the interface exists from the probe on, and netd bridges it. */
-        const char *be_nodes[] = {"frontend", fe,     "frontend-id", fe_id,
-                                  "online",   "1",    "state",       "1",
-                                  "mac",      nic->mac, "handle",    handle,
-                                  "type",     "vif",  "mtu",         mtu,
-                                  "bridge",   nic->bridge ? nic->bridge : "",
-                                  "hotplug-status", "connected", NULL};
+        const char *fe_nodes[] = {"backend", be,    "backend-id", "0",   "state", "1", "handle",
+                                  handle,    "mac", nic->mac,     "mtu", mtu,     NULL};
+        /* netback refuses a backend without a "script" node (it only passes it on to udev:
+         * empty, as nothing is to run), and connects only once hotplug-status says
+         * "connected" (what the vif-bridge script would write); the interface exists from
+         * the probe on, and netd bridges it. */
+        const char *be_nodes[] = {"frontend",  fe,       "frontend-id",
+                                  fe_id,       "online", "1",
+                                  "state",     "1",      "mac",
+                                  nic->mac,    "handle", handle,
+                                  "type",      "vif",    "mtu",
+                                  mtu,         "bridge", nic->bridge ? nic->bridge : "",
+                                  "script",    "",       "hotplug-status",
+                                  "connected", NULL};
         r = write_pair(x, domid, fe, be, fe_nodes, be_nodes);
         if (r == 0) {
                 snprintf(ifname, 16, "vif%" PRIu32 ".%u", domid, nic->devid);

@@ -107,8 +107,9 @@ int xc_be_domain_suspend(struct hv *h, uint32_t domid, int fd, unsigned timeout_
         char uuid[UUID_STR_LEN], hdr[IMG_HEADER];
         xc_be_handle_to_uuid(di.handle, uuid);
         memset(hdr, 0, sizeof(hdr));
-        snprintf(hdr, sizeof(hdr), IMG_MAGIC "uuid=%s\ntype=%s\ntarget_kib=%s\nstatic_max_kib=%s\n"
-                                             "vcpus=%u\n",
+        snprintf(hdr, sizeof(hdr),
+                 IMG_MAGIC "uuid=%s\ntype=%s\ntarget_kib=%s\nstatic_max_kib=%s\n"
+                           "vcpus=%u\n",
                  uuid, type ? type : (di.flags & XEN_DOMINF_hvm_guest ? "pvh" : "pv"),
                  target ? target : "0", smax ? smax : "0", di.nr_online_vcpus);
         free(type);
@@ -201,13 +202,13 @@ static int static_data_done(unsigned int missing, void *data)
         struct xcb *x = ((void **)data)[0];
         uint32_t domid = *(uint32_t *)((void **)data)[1];
         if (missing & XGR_SDD_MISSING_CPUID)
-                return xc_cpuid_apply_policy(x->xch, domid, true, NULL, 0, true, false, false,
-                                             NULL, NULL);
+                return xc_cpuid_apply_policy(x->xch, domid, true, NULL, 0, true, false, false, NULL,
+                                             NULL);
         return 0;
 }
 
-int xc_be_domain_restore(struct hv *h, const struct hv_domain_spec *spec, int fd,
-                         uint32_t *domid, struct hv_mem_shortage *short_out)
+int xc_be_domain_restore(struct hv *h, const struct hv_domain_spec *spec, int fd, uint32_t *domid,
+                         struct hv_mem_shortage *short_out)
 {
         struct xcb *x = xcb_of(h);
         char buf[IMG_HEADER];
@@ -236,11 +237,11 @@ int xc_be_domain_restore(struct hv *h, const struct hv_domain_spec *spec, int fd
         unsigned long store_mfn = 0, console_mfn = 0;
         void *data[2] = {x, &nd.domid};
         struct restore_callbacks cb = {.static_data_done = static_data_done, .data = data};
-        if (xc_domain_restore(x->xch, fd, nd.domid, nd.store_port, &store_mfn, 0,
-                              nd.console_port, &console_mfn, 0, XC_STREAM_PLAIN, &cb, -1) < 0) {
+        if (xc_domain_restore(x->xch, fd, nd.domid, nd.store_port, &store_mfn, 0, nd.console_port,
+                              &console_mfn, 0, XC_STREAM_PLAIN, &cb, -1) < 0) {
                 r = -EBADMSG;
-                log_warnx("xc: restoring VM %s into domain %" PRIu32 ": %s", spec->uuid,
-                          nd.domid, strerror(errno));
+                log_warnx("xc: restoring VM %s into domain %" PRIu32 ": %s", spec->uuid, nd.domid,
+                          strerror(errno));
         } else {
                 r = xc_be_domain_publish(x, &s, &nd, store_mfn, console_mfn);
         }
