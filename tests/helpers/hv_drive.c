@@ -236,8 +236,7 @@ static void case_errors(void)
         struct hv_mem_shortage sh = {0, 0};
         r = hv_domain_create(h, &g.spec, &d, &sh);
         report(r == -ENOMEM && sh.needed >= (64ULL << 30) && sh.available < sh.needed,
-               "too much memory: -ENOMEM with the shortage", "r=%d needed=%" PRIu64, r,
-               sh.needed);
+               "too much memory: -ENOMEM with the shortage", "r=%d needed=%" PRIu64, r, sh.needed);
         struct hv_domain_info info;
         r = hv_domain_info(h, 31000, &info);
         report(r == -ESRCH, "no such domain: -ESRCH", "r=%d", r);
@@ -326,8 +325,8 @@ static void case_pause(void)
         r = hv_domain_unpause(h, pv.domid);
         bool resumed = r == 0 && wait_console(pv.domid, "GUEST-HEARTBEAT", during + 2, 20000);
         report(paused && resumed, "pause stops the guest, unpause lets it run on",
-               "state=%s heartbeats %d -> %d, resumed=%d", hv_domain_state_name(info.state),
-               before, during, resumed);
+               "state=%s heartbeats %d -> %d, resumed=%d", hv_domain_state_name(info.state), before,
+               during, resumed);
 }
 
 static void case_memory_vcpus(void)
@@ -342,7 +341,8 @@ static void case_memory_vcpus(void)
                         sleep_ms(200);
         }
         int big = hv_set_memory_target(h, pv.domid, 256 * MiB, NULL);
-        report(shrunk && big == -EINVAL, "memory target: the balloon follows; above static max refused",
+        report(shrunk && big == -EINVAL,
+               "memory target: the balloon follows; above static max refused",
                "r=%d target=%" PRIu64 " actual=%" PRIu64 " above=%d", r, info.memory_target,
                info.memory_actual, big);
         hv_set_memory_target(h, pv.domid, 128 * MiB, NULL);
@@ -458,8 +458,7 @@ static void case_poweroff(void)
                         sleep_ms(50);
         }
         bool down = wait_state(pv.domid, HV_STATE_SHUTDOWN, HV_SHUTDOWN_POWEROFF, 60000, &info);
-        report(r == 0 && acked && down &&
-                   console_count(pv.domid, "GUEST-POWEROFF-REQUEST") >= 1,
+        report(r == 0 && acked && down && console_count(pv.domid, "GUEST-POWEROFF-REQUEST") >= 1,
                "clean shutdown: acknowledged, then shutdown(poweroff) seen by the watch",
                "r=%d acked=%d state=%s reason=%s", r, acked, hv_domain_state_name(info.state),
                hv_shutdown_reason_name(info.shutdown_reason));
@@ -494,7 +493,8 @@ static void case_reboot_crash_destroy(void)
         struct hv_domain_info info = {0};
         bool up = wait_console(rb.domid, "GUEST-HEARTBEAT", 1, 120000);
         int r = up ? hv_domain_shutdown(h, rb.domid, HV_SHUTDOWN_REBOOT) : -1;
-        bool ok = r == 0 && wait_state(rb.domid, HV_STATE_SHUTDOWN, HV_SHUTDOWN_REBOOT, 60000, &info);
+        bool ok =
+            r == 0 && wait_state(rb.domid, HV_STATE_SHUTDOWN, HV_SHUTDOWN_REBOOT, 60000, &info);
         report(ok && console_count(rb.domid, "GUEST-REBOOT-REQUEST") >= 1,
                "clean reboot: shutdown(reboot)", "up=%d r=%d state=%s reason=%s", up, r,
                hv_domain_state_name(info.state), hv_shutdown_reason_name(info.shutdown_reason));
@@ -531,8 +531,8 @@ static void case_pvh(void)
                  * libacpi, which Debian does not ship), so it cannot power itself off, but
                  * its reset (a triple fault) reaches Xen as shutdown(reboot). */
                 r = hv_domain_shutdown(h, g.domid, HV_SHUTDOWN_REBOOT);
-                report(r == 0 && wait_state(g.domid, HV_STATE_SHUTDOWN, HV_SHUTDOWN_REBOOT,
-                                            60000, &info),
+                report(r == 0 &&
+                           wait_state(g.domid, HV_STATE_SHUTDOWN, HV_SHUTDOWN_REBOOT, 60000, &info),
                        "PVH clean reboot", "r=%d state=%s reason=%s", r,
                        hv_domain_state_name(info.state),
                        hv_shutdown_reason_name(info.shutdown_reason));
@@ -541,10 +541,12 @@ static void case_pvh(void)
 }
 
 /* Timings for bench/xen_*: the same guest as `xl create` would build (no devices). */
-static int bench(void)
+static int bench_round(int round)
 {
         struct guest g;
-        guest_init(&g, "benchhv", HV_TYPE_PV, NULL);
+        char name[32];
+        snprintf(name, sizeof(name), "benchhv%d", round);
+        guest_init(&g, name, HV_TYPE_PV, NULL);
         uint64_t t0 = now_ms();
         int r = guest_create(&g);
         if (r == 0)
@@ -578,10 +580,19 @@ static int bench(void)
         g.alive = r == 0;
         if (r < 0)
                 return 1;
-        printf("BENCH hv_restore_ms %" PRIu64 "\n", t1 - t0);
+        bool runs = wait_console(g.domid, "GUEST-HEARTBEAT", 3, 60000);
+        printf("BENCH hv_restore_ms %" PRIu64 "%s\n", t1 - t0, runs ? "" : " (did not run on)");
         fflush(stdout);
         guest_destroy(&g);
-        return 0;
+        return runs ? 0 : 1;
+}
+
+static int bench(int rounds)
+{
+        int r = 0;
+        for (int i = 0; i < rounds && r == 0; i++)
+                r = bench_round(i);
+        return r;
 }
 
 int main(int argc, char **argv)
@@ -626,7 +637,7 @@ int main(int argc, char **argv)
                 return 1;
         }
         if (do_bench) {
-                r = bench();
+                r = bench(2);
                 hv_close(h);
                 return r;
         }

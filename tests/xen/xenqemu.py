@@ -30,7 +30,8 @@ GUEST_RAMDISK = "/tmp/xenguest/initrd.gz"
 
 def prepare():
     """Runs tests/xen/prepare; returns (cache dir, None) or (None, reason to skip)."""
-    cache = os.path.join(B, "xen-cache")
+    # One cache for every build flavour (B=build/asan too): it only holds Debian files.
+    cache = os.path.join(TOP, "build", "xen-cache")
     p = subprocess.run([os.path.join(TOP, "tests/xen/prepare"), cache], stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, text=True)
     if p.returncode == 2:
