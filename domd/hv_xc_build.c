@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "domd/hv_xc.h"
+#include "domd/hv_xc_acpi.h"
 
 LOG_MODULE(hv_xc_build)
 
@@ -201,10 +202,11 @@ static int pvh_memory(struct xc_dom_image *dom, struct xcb *x, uint32_t domid, u
         dom->mmio_size = PVH_MMIO_SIZE;
         if (xc_dom_mem_init(dom, (unsigned)mib) || xc_dom_boot_mem_init(dom))
                 return -1;
-        struct e820entry map[2] = {
+        struct e820entry map[3] = {
             {.addr = 0, .size = low, .type = E820_RAM},
+            {.addr = XC_ACPI_BASE, .size = XC_ACPI_PAGE, .type = E820_ACPI},
             {.addr = 1ULL << 32, .size = high - (1ULL << 32), .type = E820_RAM}};
-        return xc_domain_set_memory_map(x->xch, domid, map, high ? 2 : 1);
+        return xc_domain_set_memory_map(x->xch, domid, map, high ? 3 : 2);
 }
 
 /* Loads the kernel and ramdisk and starts the vCPUs' context; the rings' frames go to
@@ -237,8 +239,18 @@ static int build_image(struct xcb *x, const struct hv_domain_spec *spec,
         if (r == 0 && pv)
                 r = (step = "xc_dom_mem_init", xc_dom_mem_init(dom, (unsigned)mib)) ||
                     (step = "xc_dom_boot_mem_init", xc_dom_boot_mem_init(dom));
-        if (r == 0 && !pv)
-                r = (step = "pvh memory map", pvh_memory(dom, x, nd->domid, mib));
+        void *acpi = NULL;
+        if (r == 0 && !pv) {
+                /* The builder loads the page and points the start info's rsdp_paddr at
+                 * module 0. */
+                size_t alen = 0;
+                acpi = xc_acpi_pvh_tables(XC_ACPI_BASE, spec->vcpus_max, &alen);
+                dom->acpi_modules[0].data = acpi;
+                dom->acpi_modules[0].length = (uint32_t)alen;
+                dom->acpi_modules[0].guest_addr_out = XC_ACPI_BASE;
+                r = !acpi ? (errno = ENOMEM, -1)
+                          : (step = "pvh memory map", pvh_memory(dom, x, nd->domid, mib));
+        }
         if (r == 0)
                 r = (step = "xc_dom_build_image", xc_dom_build_image(dom)) ||
                     (step = "xc_dom_boot_image", xc_dom_boot_image(dom)) ||
@@ -254,6 +266,7 @@ static int build_image(struct xcb *x, const struct hv_domain_spec *spec,
                         r = -EINVAL; /* the VM names a kernel that cannot be read */
         }
         xc_dom_release(dom);
+        free(acpi);
         return r;
 }
 
