@@ -330,6 +330,13 @@ int xc_be_domain_publish(struct xcb *x, const struct hv_domain_spec *spec,
                 if ((r = xcs_mkdir_perm(x, path, d, d)) < 0)
                         goto fail;
         }
+        /* In the guest-owned vm-data/, for the guest to read (and change). */
+        for (size_t i = 0; i < spec->xenstore_data.n; i++) {
+                const struct hv_kv *kv = &spec->xenstore_data.items[i];
+                if (kv->key && kv->value && !strncmp(kv->key, "vm-data/", 8) &&
+                    !strstr(kv->key, ".."))
+                        W(kv->value, "%s/%s", dp, kv->key);
+        }
         W("1", "%s/control/platform-feature-multiprocessor-suspend", dp);
         W("1", "%s/control/platform-feature-xs_reset_watches", dp);
         if (!xs_introduce_domain(x->xs, d, store_mfn, nd->store_port)) {

@@ -20,6 +20,9 @@
 
 #include "common/uuid.h"
 #include "domd/hv.h"
+#ifdef HAVE_XEN
+#include <xenstore.h>
+#endif
 
 #define MiB ((uint64_t)1 << 20)
 
@@ -71,6 +74,7 @@ struct guest {
         char uuid[UUID_STR_LEN];
         char cmdline[256];
         struct hv_kv platform[2];
+        struct hv_kv xsdata[2];
         struct hv_domain_spec spec;
         uint32_t domid;
         bool alive;
@@ -262,9 +266,43 @@ static bool attach_devices(struct guest *g, char ifname[16])
         return r1 == 0 && r2 == 0;
 }
 
+/* The guest's xenstore tree as the backend wrote it. */
+static void check_xenstore_tree(const struct guest *g)
+{
+#ifdef HAVE_XEN
+        struct xs_handle *xs = xs_open(0);
+        char path[128];
+        unsigned len = 0, nperms = 0;
+        snprintf(path, sizeof(path), "/local/domain/%" PRIu32 "/vm-data/tsmarker", g->domid);
+        char *v = xs ? xs_read(xs, XBT_NULL, path, &len) : NULL;
+        snprintf(path, sizeof(path), "/local/domain/%" PRIu32 "/other", g->domid);
+        char *other = xs ? xs_read(xs, XBT_NULL, path, &len) : NULL;
+        snprintf(path, sizeof(path), "/local/domain/%" PRIu32 "/control", g->domid);
+        struct xs_permissions *perms = xs ? xs_get_permissions(xs, XBT_NULL, path, &nperms) : NULL;
+        snprintf(path, sizeof(path), "/vm/%s/name", g->uuid);
+        char *name = xs ? xs_read(xs, XBT_NULL, path, &len) : NULL;
+        report(v && !strcmp(v, "hello") && !other && perms && nperms >= 1 &&
+                   perms[0].id == g->domid && name && !strcmp(name, g->name),
+               "xenstore: vm-data from xenstore_data, guest-owned control/, /vm/<uuid>",
+               "vm-data=%s other=%s control owner=%d vm name=%s", v ? v : "(none)",
+               other ? other : "(none)", perms ? (int)perms[0].id : -1, name ? name : "(none)");
+        free(v);
+        free(other);
+        free(perms);
+        free(name);
+        if (xs)
+                xs_close(xs);
+#else
+        skip("xenstore tree", "built without libxenstore");
+#endif
+}
+
 static bool case_pv_boot(void)
 {
         guest_init(&pv, "hvpv", HV_TYPE_PV, "guest_wait_devices=1");
+        pv.xsdata[0] = (struct hv_kv){"vm-data/tsmarker", "hello"};
+        pv.xsdata[1] = (struct hv_kv){"other/x", "not written"};
+        pv.spec.xenstore_data = (struct hv_map){pv.xsdata, 2};
         snprintf(disk_path, sizeof(disk_path), "%s/disk.img", workdir);
         make_disk(disk_path, "DISKDATA-hvdrive");
         int r = guest_create(&pv);
@@ -277,6 +315,7 @@ static bool case_pv_boot(void)
                     "PV domain built, paused, described", "r=%d state=%s name=%s target=%" PRIu64,
                     r, hv_domain_state_name(info.state), info.name, info.memory_target))
                 return false;
+        check_xenstore_tree(&pv);
         char ifname[16] = "";
         bool devs = attach_devices(&pv, ifname);
         char want[16];
