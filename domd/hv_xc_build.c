@@ -116,9 +116,10 @@ static int apply_cpuid(struct xcb *x, uint32_t domid, const struct hv_domain_spe
                         list[n++] = xend[e];
         memset(&list[n], 0, sizeof(list[n]));
         list[n].leaf = list[n].subleaf = XEN_CPUID_INPUT_UNUSED;
-        bool pv = spec->type == HV_TYPE_PV;
-        if (xc_cpuid_apply_policy(x->xch, domid, false, NULL, 0, !pv, false, false, n ? list : NULL,
-                                  NULL) < 0)
+        /* As libxl: PAE on, no invariant TSC promised (the guest may migrate), no nested
+         * virtualisation. */
+        if (xc_cpuid_apply_policy(x->xch, domid, false, NULL, 0, true, false, false,
+                                  n ? list : NULL, NULL) < 0)
                 return -(errno ? errno : EIO);
         return 0;
 }
