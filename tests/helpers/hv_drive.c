@@ -392,6 +392,32 @@ static void case_memory_vcpus(void)
                "0:%d 2:%d 1:%d", v0, v2, v1);
 }
 
+/* A second disk plugged into the running guest and unplugged again. */
+static void case_hotplug(void)
+{
+        char path[600];
+        snprintf(path, sizeof(path), "%s/disk2.img", workdir);
+        make_disk(path, "SECOND");
+        struct hv_disk disk = {.vdev = "xvdb", .backend_path = path, .read_only = true};
+        int a = hv_disk_attach(h, pv.domid, &disk);
+        struct hv_domain_info info = {0};
+        hv_domain_info(h, pv.domid, &info);
+        unsigned with = info.n_disks;
+        sleep_ms(1000); /* let blkfront connect, so the unplug is a real one */
+        int d = hv_disk_detach(h, pv.domid, "xvdb");
+        hv_domain_info(h, pv.domid, &info);
+        int again = hv_disk_detach(h, pv.domid, "xvdb");
+        int nic = hv_nic_detach(h, pv.domid, 7);
+        bool alive = wait_console(pv.domid, "GUEST-HEARTBEAT",
+                                  console_count(pv.domid, "GUEST-HEARTBEAT") + 1, 20000);
+        report(a == 0 && with == 2 && d == 0 && info.n_disks == 1 && again == -ENOENT &&
+                   nic == -ENOENT && alive,
+               "disk hot-plug and unplug on a running guest",
+               "attach=%d disks=%u detach=%d then %u, again=%d nic=%d alive=%d", a, with, d,
+               info.n_disks, again, nic, alive);
+        unlink(path);
+}
+
 static void case_suspend_resume(void)
 {
         char path[600];
@@ -691,6 +717,7 @@ int main(int argc, char **argv)
         if (case_pv_boot()) {
                 case_pause();
                 case_memory_vcpus();
+                case_hotplug();
                 case_suspend_resume();
                 case_save_restore();
                 if (pv.alive)
