@@ -74,6 +74,9 @@ struct hv_domain_spec {
         const char *cmdline;
         struct hv_map platform;
         struct hv_map other_config;
+        /* VM.xenstore_data: keys under "vm-data/" are written below the guest's
+         * /local/domain/<domid>/ at creation (xc); others are ignored, as in XAPI. */
+        struct hv_map xenstore_data;
 };
 
 /* Filled when domain_create or restore fails with -ENOMEM: the figures of XAPI's

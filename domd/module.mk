@@ -1,12 +1,12 @@
 # domd/: everything but main.c goes into libdomd.a so unit tests can link it.
-# hv_xc.c (the Xen backend) is built only when the libxen development files exist; then
+# hv_xc*.c (the Xen backend) are built only when the libxen development files exist; then
 # hv.c learns of it through HV_HAVE_XC.
 DOMD_SRCS := $(filter-out domd/main.c,$(wildcard domd/*.c))
 ifneq ($(HAVE_XEN),1)
-DOMD_SRCS := $(filter-out domd/hv_xc.c,$(DOMD_SRCS))
+DOMD_SRCS := $(filter-out domd/hv_xc%.c,$(DOMD_SRCS))
 endif
 ifneq ($(filter domd/hv_xc.c,$(DOMD_SRCS)),)
-$(call objs,domd/hv.c): CPPFLAGS += -DHV_HAVE_XC=1
+$(call objs,domd/hv.c $(filter domd/hv_xc%.c,$(DOMD_SRCS))): CPPFLAGS += -DHV_HAVE_XC=1
 endif
 LIBDOMD := $(B)/lib/libdomd.a
 $(LIBDOMD): $(call objs,$(DOMD_SRCS))
