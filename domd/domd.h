@@ -27,6 +27,7 @@ struct domd_wait {
 struct domd {
         struct daemon d;
         struct hv *hv;
+        char uuid[UUID_STR_LEN];
         bool have_domain;
         uint32_t domid;
         time_t started;

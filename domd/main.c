@@ -268,6 +268,9 @@ int main(int argc, char **argv)
         daemon_init(&m->d, "domd", schema, argc, argv);
         if (m->d.instance == NULL || !uuid_is_valid(m->d.instance))
                 fatalx("domd needs --vm <uuid> of the VM it supervises");
+        /* a copy: the process title reuses the memory of argv */
+        snprintf(m->uuid, sizeof(m->uuid), "%s", m->d.instance);
+        m->d.instance = m->uuid;
         m->started = time(NULL);
         m->idle_exit_ms = (unsigned)cfg_get_duration_ms(m->d.cfg, "domd.idle_exit");
         struct hv_config hc = {.backend = cfg_get_str(m->d.cfg, "hypervisor.backend"),

@@ -66,9 +66,21 @@ static void reply_fail(struct reply *r, int errnum, const char *code, const char
 static int send_reply(struct domd *m, const struct msg_origin *from, struct reply *r)
 {
         /* the failure survives reply_init's reset of the status */
-        Ts__Dom__Failure *f = r->st.failure;
+        bool failed = r->st.failure != NULL;
+        Ts__Dom__Failure f = r->f;
+        char *params[3];
+        char pbuf[3][256];
+        memcpy(params, r->params, sizeof(params));
+        memcpy(pbuf, r->pbuf, sizeof(pbuf));
         reply_init(m, r);
-        r->st.failure = f;
+        if (failed) {
+                r->f = f;
+                memcpy(r->pbuf, pbuf, sizeof(pbuf));
+                for (size_t i = 0; i < r->f.n_params; i++)
+                        r->params[i] = r->pbuf[i];
+                r->f.params = r->params;
+                r->st.failure = &r->f;
+        }
         return msg_link_reply(m->d.link, from, &r->st.base);
 }
 
@@ -145,10 +157,8 @@ static int attach_disk(struct domd *m, const Ts__Dom__Disk *d)
 {
         if (m->n_disks >= DOMD_MAX_DEVS)
                 return -ENOSPC;
-        struct hv_disk hd = {.vdev = d->vdev,
-                             .backend_path = d->path,
-                             .read_only = d->read_only,
-                             .cdrom = d->cdrom};
+        struct hv_disk hd = {
+            .vdev = d->vdev, .backend_path = d->path, .read_only = d->read_only, .cdrom = d->cdrom};
         int r = hv_disk_attach(m->hv, m->domid, &hd);
         if (r < 0)
                 return r;
@@ -206,8 +216,7 @@ void domd_forget_domain(struct domd *m, bool exit_soon)
 
 /* Builds (or restores from FD >= 0) the domain of SPEC with its devices; fills R's failure
  * on error.  Returns 0 or -errno. */
-static int build(struct domd *m, const Ts__Dom__Spec *spec, bool paused, int fd,
-                 struct reply *r)
+static int build(struct domd *m, const Ts__Dom__Spec *spec, bool paused, int fd, struct reply *r)
 {
         struct spec_buf b;
         int e = spec_from_proto(spec, &b);
@@ -278,8 +287,8 @@ static bool need_domain(struct domd *m, struct reply *r)
         return false;
 }
 
-static int on_build(struct msg_link *l, const struct msg_origin *from,
-                    const ProtobufCMessage *body, void *arg)
+static int on_build(struct msg_link *l, const struct msg_origin *from, const ProtobufCMessage *body,
+                    void *arg)
 {
         struct domd *m = arg;
         const Ts__Dom__Build *req = (const Ts__Dom__Build *)body;
@@ -292,8 +301,8 @@ static int on_build(struct msg_link *l, const struct msg_origin *from,
         return send_reply(m, from, &r);
 }
 
-static int on_pause(struct msg_link *l, const struct msg_origin *from,
-                    const ProtobufCMessage *body, void *arg)
+static int on_pause(struct msg_link *l, const struct msg_origin *from, const ProtobufCMessage *body,
+                    void *arg)
 {
         struct domd *m = arg;
         struct reply r;
@@ -336,11 +345,11 @@ static void wait_clear(struct domd *m)
 }
 
 /* Starts waiting for the guest to act on a shutdown or reboot request. */
-static int start_wait(struct domd *m, const struct msg_origin *from, bool reboot,
-                      unsigned ack_ms, unsigned timeout_ms, const Ts__Dom__Spec *spec)
+static int start_wait(struct domd *m, const struct msg_origin *from, bool reboot, unsigned ack_ms,
+                      unsigned timeout_ms, const Ts__Dom__Spec *spec)
 {
-        int e = hv_domain_shutdown(m->hv, m->domid,
-                                   reboot ? HV_SHUTDOWN_REBOOT : HV_SHUTDOWN_POWEROFF);
+        int e =
+            hv_domain_shutdown(m->hv, m->domid, reboot ? HV_SHUTDOWN_REBOOT : HV_SHUTDOWN_POWEROFF);
         if (e < 0)
                 return e;
         wait_clear(m);
@@ -776,8 +785,7 @@ void domd_check_wait(struct domd *m)
         struct reply r;
         memset(&r, 0, sizeof(r));
         if (now >= m->wait.ack_deadline_ms && !info.request_acked) {
-                reply_fail(&r, ETIMEDOUT, "VM_FAILED_SHUTDOWN_ACKNOWLEDGMENT", m->d.instance,
-                           NULL);
+                reply_fail(&r, ETIMEDOUT, "VM_FAILED_SHUTDOWN_ACKNOWLEDGMENT", m->d.instance, NULL);
         } else if (now >= m->wait.deadline_ms) {
                 char t[32];
                 snprintf(t, sizeof(t), "%g", m->wait.timeout_ms / 1000.0);
