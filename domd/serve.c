@@ -791,6 +791,7 @@ void domd_check_wait(struct domd *m)
                 snprintf(t, sizeof(t), "%g", m->wait.timeout_ms / 1000.0);
                 reply_fail(&r, ETIMEDOUT, "VM_SHUTDOWN_TIMEOUT", m->d.instance, t);
         } else {
+                domd_arm_timer(m); /* look again shortly */
                 return;
         }
         log_warnx("domain %u: %s", m->domid, r.f.code);

@@ -543,6 +543,9 @@ static int send_request(struct call *c, const ProtobufCMessage *body, struct api
         if (r < 0)
                 return api_error_set(err, "INTERNAL_ERROR", "the VM's domd cannot be reached",
                                      NULL);
+        const char *task = c->req != NULL ? rpc_req_task(c->req) : NULL;
+        if (task != NULL)
+                task_set_progress(x, task, 0.5); /* the domd has the request */
         return 0;
 }
 
@@ -1015,7 +1018,15 @@ int h_VM_resume_on(struct api_ctx *ctx, const struct rpc_value *const *params, s
                      bool_param(params[3]), err);
 }
 
-/* VM.power_state_reset: the datamodel only (XAPI's "the VM is not running anywhere"). */
+static void reset_destroyed(int status, const ProtobufCMessage *reply, const char *errtext,
+                            void *arg)
+{
+        if (status < 0)
+                log_warnx("power_state_reset: destroying the domain: %s", strerror(-status));
+}
+
+/* VM.power_state_reset: the VM is Halted in the datamodel (XAPI's "it is not running
+ * anywhere"); a domain of it that still runs here is destroyed. */
 int h_VM_power_state_reset(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
                            struct rpc_writer *w, struct api_error *err)
 {
@@ -1026,8 +1037,19 @@ int h_VM_power_state_reset(struct api_ctx *ctx, const struct rpc_value *const *p
         int r = vm_check_op(vm->ref, vm->rec, API_VM_OPERATIONS_POWER_STATE_RESET, err);
         if (r < 0)
                 return r;
-        if (x->vms != NULL)
-                set_down(x->vms, vm, API_VM_POWER_STATE_HALTED);
+        if (x->vms == NULL)
+                return 0;
+        struct vmrt *rt = rt_get(x->vms, ((struct api_VM *)vm->rec)->uuid);
+        if (rt->domd_up && x->msg != NULL) {
+                /* on a single host a domain the datamodel no longer knows must not run on */
+                char id[64];
+                identity(rt, id);
+                Ts__Dom__Destroy m = TS__DOM__DESTROY__INIT;
+                if (msg_link_request(x->msg, id, &m.base, &ts__dom__status__descriptor,
+                                     DOMD_TIMEOUT, reset_destroyed, NULL) == 0)
+                        rt->domd_up = false;
+        }
+        set_down(x->vms, vm, API_VM_POWER_STATE_HALTED);
         return 0;
 }
 
