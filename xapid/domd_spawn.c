@@ -62,8 +62,8 @@ static void on_sigchld(evutil_socket_t sig, short what, void *arg)
                         log_warnx("domd of vm %s (pid %ld) killed by signal %d", c.uuid, (long)pid,
                                   WTERMSIG(status));
                 else
-                        log_info("domd of vm %s (pid %ld) exited with status %d", c.uuid,
-                                 (long)pid, WEXITSTATUS(status));
+                        log_info("domd of vm %s (pid %ld) exited with status %d", c.uuid, (long)pid,
+                                 WEXITSTATUS(status));
                 if (s->exited != NULL)
                         s->exited(s->arg, c.uuid, status);
         }

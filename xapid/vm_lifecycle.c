@@ -57,13 +57,13 @@ struct call {
         struct vms *v;
         struct vmrt *rt;
         enum kind kind;
-        int op;              /* enum api_vm_operations in current_operations */
+        int op; /* enum api_vm_operations in current_operations */
         char *vm_ref;
         char *key;           /* the current_operations key */
         struct rpc_req *req; /* NULL: nobody waits for the answer */
         bool paused;
         bool tracked;
-        bool clean_failed; /* K_SHUTDOWN: the clean part failed, now hard */
+        bool clean_failed;   /* K_SHUTDOWN: the clean part failed, now hard */
         struct event *timer; /* waiting for the domd, or for a conflicting call */
         struct call *next;   /* in the waiting list */
 };
@@ -337,7 +337,8 @@ static void set_up(struct vms *v, struct db_row *vm, const Ts__Dom__Status *st, 
                 struct api_VM_metrics *mr = m->rec;
                 mr->memory_actual = (int64_t)st->memory_actual;
                 mr->VCPUs_number = st->vcpus_online;
-                const struct mtype *ut = mclass_VM_metrics.fields[API_VM_metrics_F_VCPUs_utilisation].type;
+                const struct mtype *ut =
+                    mclass_VM_metrics.fields[API_VM_metrics_F_VCPUs_utilisation].type;
                 model_slot_free(ut, &mr->VCPUs_utilisation);
                 for (unsigned i = 0; i < st->vcpus_online; i++) {
                         int64_t k = i;
@@ -359,8 +360,7 @@ static void set_up(struct vms *v, struct db_row *vm, const Ts__Dom__Status *st, 
 }
 
 /* Brings VM in line with a domd's Status. */
-static void apply_status(struct vms *v, struct db_row *vm, const Ts__Dom__Status *st,
-                         bool booted)
+static void apply_status(struct vms *v, struct db_row *vm, const Ts__Dom__Status *st, bool booted)
 {
         if (st->has_domain)
                 set_up(v, vm, st, booted);
@@ -507,8 +507,7 @@ static void untrack(struct call *c)
                 return;
         struct api_VM *r = vm->rec;
         const char *k = c->key;
-        mmap_remove(mclass_VM.fields[API_VM_F_current_operations].type, &r->current_operations,
-                    &k);
+        mmap_remove(mclass_VM.fields[API_VM_F_current_operations].type, &r->current_operations, &k);
         db_touch(x->db, vm);
         update_allowed(x, vm);
 }
@@ -675,9 +674,8 @@ static void on_status(int status, const ProtobufCMessage *reply, const char *err
         const Ts__Dom__Status *st = (const Ts__Dom__Status *)reply;
         struct db_row *vm = db_get(x->db, &mclass_VM, c->vm_ref);
         if (status < 0) {
-                api_error_set(&err, "INTERNAL_ERROR", errtext && errtext[0] ? errtext
-                                                                            : strerror(-status),
-                              NULL);
+                api_error_set(&err, "INTERNAL_ERROR",
+                              errtext && errtext[0] ? errtext : strerror(-status), NULL);
                 call_done(c, status, &err);
                 return;
         }
@@ -782,8 +780,7 @@ static int call_try(struct call *c, struct api_error *err)
         if (r == 0 && c->rt->op != NULL) {
                 /* an after-action runs (it is in current_operations too, so this is rare) */
                 r = api_error_set(err, "OTHER_OPERATION_IN_PROGRESS", "VM", vm->ref,
-                                  menum_vm_operations.values[c->rt->op->op], c->rt->op->key,
-                                  NULL);
+                                  menum_vm_operations.values[c->rt->op->op], c->rt->op->key, NULL);
                 r = -EBUSY;
         }
         if (r < 0)
@@ -885,8 +882,7 @@ static int begin(struct api_ctx *ctx, const struct rpc_value *v, enum kind kind,
         if (vm == NULL)
                 return -ENOENT;
         if (vs == NULL || x->msg == NULL)
-                return api_error_set(err, "INTERNAL_ERROR", "no VM lifecycle in this xapid",
-                                     NULL);
+                return api_error_set(err, "INTERNAL_ERROR", "no VM lifecycle in this xapid", NULL);
         struct call *c = call_new(vs, vm, kind, op, rpc_req_task(ctx->user));
         c->paused = paused;
         int r = call_try(c, err);
@@ -922,8 +918,7 @@ static bool bool_param(const struct rpc_value *v)
 int h_VM_start(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
                struct rpc_writer *w, struct api_error *err)
 {
-        return begin(ctx, params[1], K_START, API_VM_OPERATIONS_START, bool_param(params[2]),
-                     err);
+        return begin(ctx, params[1], K_START, API_VM_OPERATIONS_START, bool_param(params[2]), err);
 }
 
 static int check_host(struct api_ctx *ctx, const struct rpc_value *h, struct api_error *err)
@@ -971,8 +966,7 @@ int h_VM_clean_shutdown(struct api_ctx *ctx, const struct rpc_value *const *para
 int h_VM_hard_shutdown(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
                        struct rpc_writer *w, struct api_error *err)
 {
-        return begin(ctx, params[1], K_HARD_SHUTDOWN, API_VM_OPERATIONS_HARD_SHUTDOWN, false,
-                     err);
+        return begin(ctx, params[1], K_HARD_SHUTDOWN, API_VM_OPERATIONS_HARD_SHUTDOWN, false, err);
 }
 
 int h_VM_shutdown(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
@@ -1014,8 +1008,8 @@ int h_VM_resume_on(struct api_ctx *ctx, const struct rpc_value *const *params, s
         int r = check_host(ctx, params[2], err);
         if (r < 0)
                 return r;
-        return begin(ctx, params[1], K_RESUME, API_VM_OPERATIONS_RESUME_ON,
-                     bool_param(params[3]), err);
+        return begin(ctx, params[1], K_RESUME, API_VM_OPERATIONS_RESUME_ON, bool_param(params[3]),
+                     err);
 }
 
 static void reset_destroyed(int status, const ProtobufCMessage *reply, const char *errtext,
@@ -1146,8 +1140,8 @@ static void handle_shutdown(struct vms *v, struct vmrt *rt, struct db_row *vm, c
         after_action(v, vm, restart ? K_AFTER_RESTART : K_AFTER_DESTROY);
 }
 
-static int on_event(struct msg_link *l, const struct msg_origin *from,
-                    const ProtobufCMessage *body, void *arg)
+static int on_event(struct msg_link *l, const struct msg_origin *from, const ProtobufCMessage *body,
+                    void *arg)
 {
         struct vms *v = arg;
         const Ts__Dom__Event *ev = (const Ts__Dom__Event *)body;
@@ -1231,9 +1225,8 @@ static void reconcile(struct vms *v, struct vmrt *rt, struct db_row *vm,
                        (r->power_state == API_VM_POWER_STATE_PAUSED)) {
                 r->domid = st.domid;
                 if (strcmp(state, "paused") == 0 || strcmp(state, "running") == 0)
-                        r->power_state = strcmp(state, "paused") == 0
-                                             ? API_VM_POWER_STATE_PAUSED
-                                             : API_VM_POWER_STATE_RUNNING;
+                        r->power_state = strcmp(state, "paused") == 0 ? API_VM_POWER_STATE_PAUSED
+                                                                      : API_VM_POWER_STATE_RUNNING;
                 db_touch(v->x->db, vm);
                 update_allowed(v->x, vm);
         }

@@ -24,14 +24,14 @@ struct xapi;
 struct msg_peer_info;
 
 struct vms_config {
-        unsigned operation_wait_ms;    /* how long a conflicting call waits */
-        unsigned shutdown_timeout_ms;  /* clean shutdown/reboot: whole wait */
-        unsigned ack_timeout_ms;       /* clean shutdown/reboot: the guest's acknowledgement */
-        unsigned domd_connect_ms;      /* a started domd must say Hello within this */
-        unsigned reconcile_grace_ms;   /* after xapid's start */
-        const char *domd_path;         /* NULL: next to xapid */
-        const char *domd_config;       /* domd's configuration file, if it exists */
-        bool use_systemd;              /* systemctl start domd@UUID */
+        unsigned operation_wait_ms;   /* how long a conflicting call waits */
+        unsigned shutdown_timeout_ms; /* clean shutdown/reboot: whole wait */
+        unsigned ack_timeout_ms;      /* clean shutdown/reboot: the guest's acknowledgement */
+        unsigned domd_connect_ms;     /* a started domd must say Hello within this */
+        unsigned reconcile_grace_ms;  /* after xapid's start */
+        const char *domd_path;        /* NULL: next to xapid */
+        const char *domd_config;      /* domd's configuration file, if it exists */
+        bool use_systemd;             /* systemctl start domd@UUID */
         const char *run_dir, *state_dir, *log_level;
         uint64_t sim_host_memory;
 };
