@@ -27,6 +27,7 @@
 #include "xapid/rpc_writer.h"
 #include "xapid/task.h"
 #include "xapid/vm_checks.h"
+#include "xapid/vm_disks.h"
 #include "xapid/xapi.h"
 
 LOG_MODULE(vm)
@@ -64,6 +65,8 @@ struct call {
         bool paused;
         bool tracked;
         bool clean_failed;   /* K_SHUTDOWN: the clean part failed, now hard */
+        bool disks_ready;    /* the VDIs are attached (calls that build a domain) */
+        struct vm_disk_set *disks;
         struct event *timer; /* waiting for the domd, or for a conflicting call */
         struct call *next;   /* in the waiting list */
 };
@@ -305,6 +308,7 @@ static void set_down(struct vms *v, struct db_row *vm, int power)
         set_ref(x, vm, API_VM_F_resident_on, NULL_REF);
         set_ref(x, vm, API_VM_F_scheduled_to_be_resident_on, NULL_REF);
         drop_consoles(x, vm);
+        vm_disks_detach(x, vm, NULL, true);
         set_devices(x, vm, NULL);
         struct db_row *m = db_get(x->db, &mclass_VM_metrics, r->metrics);
         if (m != NULL) {
@@ -407,7 +411,8 @@ static const char *domain_type_of(const struct api_VM *r)
         return t;
 }
 
-static void spec_build(struct vms *v, struct db_row *vm, struct specbuf *b)
+static void spec_build(struct vms *v, struct db_row *vm, const struct vm_disk_set *disks,
+                       struct specbuf *b)
 {
         struct xapi *x = v->x;
         const struct api_VM *r = vm->rec;
@@ -453,6 +458,10 @@ static void spec_build(struct vms *v, struct db_row *vm, struct specbuf *b)
                 b->nicp[s->n_nics++] = n;
         }
         s->nics = b->nicp;
+        if (disks != NULL) {
+                s->disks = disks->disks;
+                s->n_disks = disks->n;
+        }
 }
 
 static void spec_free(struct specbuf *b)
@@ -467,6 +476,7 @@ static void spec_free(struct specbuf *b)
 
 static void call_free(struct call *c)
 {
+        vm_disk_set_free(c->disks);
         if (c->timer != NULL)
                 event_free(c->timer);
         free(c->vm_ref);
@@ -548,6 +558,22 @@ static int send_request(struct call *c, const ProtobufCMessage *body, struct api
         return 0;
 }
 
+static int call_send(struct call *c, struct api_error *err);
+
+static void disks_attached(void *arg, int r, struct api_error *err, struct vm_disk_set *set)
+{
+        struct call *c = arg;
+        if (r < 0) {
+                call_done(c, r, err);
+                return;
+        }
+        c->disks = set;
+        struct api_error e = {0};
+        r = call_send(c, &e);
+        if (r < 0)
+                call_done(c, r, &e);
+}
+
 /* Sends C's request to the domd (connected). */
 static int call_send(struct call *c, struct api_error *err)
 {
@@ -557,9 +583,20 @@ static int call_send(struct call *c, struct api_error *err)
                 return api_error_set(err, "HANDLE_INVALID", "VM", c->vm_ref, NULL);
         struct specbuf sb;
         int r;
+        bool needs_spec = c->kind == K_START || c->kind == K_RESUME ||
+                          c->kind == K_CLEAN_REBOOT || c->kind == K_HARD_REBOOT ||
+                          c->kind == K_AFTER_RESTART;
+        if (needs_spec && !c->disks_ready) {
+                r = vm_disks_attach(v->x, vm, NULL, disks_attached, c, err);
+                if (r < 0)
+                        return r;
+                c->disks_ready = true;
+                if (r == 0)
+                        return 0; /* disks_attached goes on */
+        }
         switch (c->kind) {
         case K_START: {
-                spec_build(v, vm, &sb);
+                spec_build(v, vm, c->disks, &sb);
                 Ts__Dom__Build m = TS__DOM__BUILD__INIT;
                 m.spec = &sb.spec;
                 m.start_paused = c->paused;
@@ -568,7 +605,7 @@ static int call_send(struct call *c, struct api_error *err)
                 return r;
         }
         case K_RESUME: {
-                spec_build(v, vm, &sb);
+                spec_build(v, vm, c->disks, &sb);
                 char path[4200];
                 snprintf(path, sizeof(path), "%s/%s.img", v->suspend_dir,
                          ((struct api_VM *)vm->rec)->uuid);
@@ -605,7 +642,7 @@ static int call_send(struct call *c, struct api_error *err)
         case K_CLEAN_REBOOT:
         case K_HARD_REBOOT:
         case K_AFTER_RESTART: {
-                spec_build(v, vm, &sb);
+                spec_build(v, vm, c->disks, &sb);
                 Ts__Dom__Reboot m = TS__DOM__REBOOT__INIT;
                 m.hard = c->kind != K_CLEAN_REBOOT;
                 m.ack_timeout_ms = v->cfg.ack_timeout_ms;
@@ -696,6 +733,8 @@ static void on_status(int status, const ProtobufCMessage *reply, const char *err
                                       : st->failure->params[i];
                 api_error_setv(&err, st->failure->code, ps, n);
                 apply_status(v, vm, st, false);
+                if (!st->has_domain && c->disks != NULL && c->disks->n > 0)
+                        vm_disks_detach(x, vm, NULL, false); /* the build failed */
                 if (c->kind == K_SHUTDOWN && !c->clean_failed && st->has_domain) {
                         /* VM.shutdown: the clean attempt failed, force it */
                         api_error_clear(&err);
