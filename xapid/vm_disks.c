@@ -259,8 +259,7 @@ static void detached(int status, const ProtobufCMessage *reply, const char *errt
                           status < 0 ? strerror(-status) : rep->failure->code);
 }
 
-void vm_disks_detach(struct xapi *x, struct db_row *vmrow, const char *only_vbd,
-                     bool attached_only)
+void vm_disks_detach(struct xapi *x, struct db_row *vmrow, const char *only_vbd, bool attached_only)
 {
         const struct api_VM *vm = vmrow->rec;
         for (size_t i = 0; i < vm->VBDs.n; i++) {

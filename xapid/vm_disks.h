@@ -30,7 +30,6 @@ int vm_disks_attach(struct xapi *x, struct db_row *vm, const char *only_vbd, vm_
 
 /* Detaches the VDI of every VBD of VM (ONLY_VBD: that one; ATTACHED_ONLY: those currently
  * attached); fire and forget. */
-void vm_disks_detach(struct xapi *x, struct db_row *vm, const char *only_vbd,
-                     bool attached_only);
+void vm_disks_detach(struct xapi *x, struct db_row *vm, const char *only_vbd, bool attached_only);
 
 #endif

@@ -64,8 +64,8 @@ struct call {
         struct rpc_req *req; /* NULL: nobody waits for the answer */
         bool paused;
         bool tracked;
-        bool clean_failed;   /* K_SHUTDOWN: the clean part failed, now hard */
-        bool disks_ready;    /* the VDIs are attached (calls that build a domain) */
+        bool clean_failed; /* K_SHUTDOWN: the clean part failed, now hard */
+        bool disks_ready;  /* the VDIs are attached (calls that build a domain) */
         struct vm_disk_set *disks;
         struct event *timer; /* waiting for the domd, or for a conflicting call */
         struct call *next;   /* in the waiting list */
@@ -583,9 +583,8 @@ static int call_send(struct call *c, struct api_error *err)
                 return api_error_set(err, "HANDLE_INVALID", "VM", c->vm_ref, NULL);
         struct specbuf sb;
         int r;
-        bool needs_spec = c->kind == K_START || c->kind == K_RESUME ||
-                          c->kind == K_CLEAN_REBOOT || c->kind == K_HARD_REBOOT ||
-                          c->kind == K_AFTER_RESTART;
+        bool needs_spec = c->kind == K_START || c->kind == K_RESUME || c->kind == K_CLEAN_REBOOT ||
+                          c->kind == K_HARD_REBOOT || c->kind == K_AFTER_RESTART;
         if (needs_spec && !c->disks_ready) {
                 r = vm_disks_attach(v->x, vm, NULL, disks_attached, c, err);
                 if (r < 0)
@@ -1409,6 +1408,23 @@ void vms_when_reconciled(struct xapi *x, void (*done)(void *arg), void *arg)
         unsigned ms = v->cfg.reconcile_grace_ms;
         struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
         evtimer_add(v->reconcile_timer, &tv);
+}
+
+int vms_domd_request(struct xapi *x, const char *uuid, const struct ProtobufCMessage *body,
+                     void (*cb)(int status, const struct ProtobufCMessage *reply,
+                                const char *errtext, void *arg),
+                     void *arg)
+{
+        struct vms *v = x->vms;
+        if (v == NULL || x->msg == NULL)
+                return -EHOSTUNREACH;
+        struct vmrt *rt = rt_get(v, uuid);
+        if (!rt->domd_up)
+                return -EHOSTUNREACH;
+        char id[64];
+        identity(rt, id);
+        return msg_link_request(x->msg, id, body, &ts__dom__status__descriptor, DOMD_TIMEOUT, cb,
+                                arg);
 }
 
 /* ---- setup ---------------------------------------------------------------------------------- */

@@ -47,4 +47,12 @@ void vms_domd_peer(struct xapi *x, const struct msg_peer_info *peer, int up);
  * its domd (or the grace period is over): xapid reports ready only then. */
 void vms_when_reconciled(struct xapi *x, void (*done)(void *arg), void *arg);
 
+/* For device and live changes (vm_devices.c): sends BODY to the domd of VM UUID, whose
+ * reply (a ts.dom.Status) goes to CB.  -EHOSTUNREACH when that domd is not connected. */
+struct ProtobufCMessage;
+int vms_domd_request(struct xapi *x, const char *uuid, const struct ProtobufCMessage *body,
+                     void (*cb)(int status, const struct ProtobufCMessage *reply,
+                                const char *errtext, void *arg),
+                     void *arg);
+
 #endif

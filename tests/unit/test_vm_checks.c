@@ -106,8 +106,8 @@ static void test_check_order(void **state)
         add_current(vm, "OpaqueRef:task", API_VM_OPERATIONS_CLEAN_SHUTDOWN);
         block(vm, API_VM_OPERATIONS_START, "because");
         expect_error(vm, API_VM_OPERATIONS_START, "OPERATION_BLOCKED", "because", NULL);
-        mmap_remove(mclass_VM.fields[API_VM_F_blocked_operations].type,
-                    &vm->blocked_operations, &(int){API_VM_OPERATIONS_START});
+        mmap_remove(mclass_VM.fields[API_VM_F_blocked_operations].type, &vm->blocked_operations,
+                    &(int){API_VM_OPERATIONS_START});
         expect_error(vm, API_VM_OPERATIONS_START, "VM_BAD_POWER_STATE", "halted", "running");
         vm->power_state = API_VM_POWER_STATE_HALTED;
         struct api_error err = {0};
@@ -190,10 +190,8 @@ static void test_restart_rule(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_power_states),
-            cmocka_unit_test(test_check_order),
-            cmocka_unit_test(test_concurrent_sets),
-            cmocka_unit_test(test_allowed_operations),
+            cmocka_unit_test(test_power_states),    cmocka_unit_test(test_check_order),
+            cmocka_unit_test(test_concurrent_sets), cmocka_unit_test(test_allowed_operations),
             cmocka_unit_test(test_restart_rule),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
