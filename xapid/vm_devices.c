@@ -170,8 +170,7 @@ static int send(struct api_ctx *ctx, struct devop *op, const char *vm_uuid,
         int r = vms_domd_request(op->x, vm_uuid, body, replied, op);
         if (r < 0) {
                 devop_free(op);
-                return api_error_set(err, "INTERNAL_ERROR", "the VM's domd is not connected",
-                                     NULL);
+                return api_error_set(err, "INTERNAL_ERROR", "the VM's domd is not connected", NULL);
         }
         op->req = rpc_defer(ctx);
         rpc_on_cancel(op->req, devop_cancel, op);
@@ -193,8 +192,8 @@ static struct db_row *running_vm(struct api_ctx *ctx, const char *vm_ref, struct
         const struct api_VM *r = vm->rec;
         if (r->power_state != API_VM_POWER_STATE_RUNNING) {
                 static const char *const names[] = {"halted", "paused", "running", "suspended"};
-                api_error_set(err, "VM_BAD_POWER_STATE", vm_ref, "running",
-                              names[r->power_state], NULL);
+                api_error_set(err, "VM_BAD_POWER_STATE", vm_ref, "running", names[r->power_state],
+                              NULL);
                 return NULL;
         }
         return vm;
@@ -372,8 +371,8 @@ int h_VM_set_memory_dynamic_range(struct api_ctx *ctx, const struct rpc_value *c
         return send(ctx, op, rec->uuid, &m.base, err);
 }
 
-int h_VM_set_VCPUs_number_live(struct api_ctx *ctx, const struct rpc_value *const *params,
-                               size_t n, struct rpc_writer *w, struct api_error *err)
+int h_VM_set_VCPUs_number_live(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                               struct rpc_writer *w, struct api_error *err)
 {
         const char *ref = str_param(params[1]);
         struct db_row *vm = db_get(ctx->db, &mclass_VM, ref);

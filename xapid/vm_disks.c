@@ -43,17 +43,12 @@ static char *xstrdup(const char *s)
         return d;
 }
 
-/* The SR of VDI as stord needs it: type, uuid and this host's PBD device_config. */
-struct srd {
-        Ts__Sto__Sr sr;
-        Ts__Peer__KeyValue *kv;
-        Ts__Peer__KeyValue **kvp;
-};
+#define srd vm_srdesc
 
-static int srd_init(struct xapi *x, const struct api_VDI *vdi, struct srd *d)
+static int srd_init_sr(struct xapi *x, const char *sr_ref, struct srd *d)
 {
         memset(d, 0, sizeof(*d));
-        struct db_row *srrow = db_get(x->db, &mclass_SR, vdi->SR);
+        struct db_row *srrow = db_get(x->db, &mclass_SR, sr_ref);
         if (srrow == NULL)
                 return -ENOENT;
         const struct api_SR *sr = srrow->rec;
@@ -82,6 +77,11 @@ static int srd_init(struct xapi *x, const struct api_VDI *vdi, struct srd *d)
         d->sr.device_config = d->kvp;
         d->sr.n_device_config = n;
         return 0;
+}
+
+static int srd_init(struct xapi *x, const struct api_VDI *vdi, struct srd *d)
+{
+        return srd_init_sr(x, vdi->SR, d);
 }
 
 static void srd_clear(struct srd *d)
@@ -282,4 +282,92 @@ void vm_disks_detach(struct xapi *x, struct db_row *vmrow, const char *only_vbd,
                         log_warnx("cannot ask stord to detach VDI %s", dr->ref);
                 srd_clear(&sd);
         }
+}
+
+int vm_srdesc_init(struct xapi *x, const char *sr_ref, struct vm_srdesc *d)
+{
+        return srd_init_sr(x, sr_ref, d);
+}
+
+void vm_srdesc_clear(struct vm_srdesc *d)
+{
+        srd_clear(d);
+}
+
+/* ---- one VDI for xapid itself (suspend images) --------------------------------------------- */
+
+struct one_vdi {
+        void (*done)(void *arg, int r, struct api_error *err, const char *path);
+        void *arg;
+};
+
+static void one_attached(int status, const ProtobufCMessage *reply, const char *errtext, void *arg)
+{
+        struct one_vdi *o = arg;
+        const Ts__Sto__VdiAttached *rep = (const Ts__Sto__VdiAttached *)reply;
+        struct api_error err = {0};
+        int r = 0;
+        if (status < 0) {
+                r = status;
+                api_error_set(&err, "SR_BACKEND_FAILURE", "EIO", "",
+                              errtext && errtext[0] ? errtext : strerror(-status), NULL);
+        } else if (rep->failure != NULL) {
+                r = rep->failure->errnum > 0 ? -rep->failure->errnum : -EIO;
+                api_error_setv(&err, rep->failure->code, (const char *const *)rep->failure->params,
+                               rep->failure->n_params);
+        }
+        o->done(o->arg, r, &err, r == 0 ? rep->path : NULL);
+        api_error_clear(&err);
+        free(o);
+}
+
+int vm_vdi_attach(struct xapi *x, const char *vdi_ref, const char *holder, bool read_only,
+                  void (*done)(void *arg, int r, struct api_error *err, const char *path),
+                  void *arg, struct api_error *err)
+{
+        struct db_row *dr = db_get(x->db, &mclass_VDI, vdi_ref);
+        if (dr == NULL)
+                return api_error_set(err, "HANDLE_INVALID", "VDI", vdi_ref, NULL);
+        const struct api_VDI *vdi = dr->rec;
+        struct srd sd;
+        if (srd_init(x, vdi, &sd) < 0)
+                return api_error_set(err, "SR_HAS_NO_PBDS", vdi->SR, NULL);
+        Ts__Sto__VdiAttach req = TS__STO__VDI_ATTACH__INIT;
+        req.sr = &sd.sr;
+        req.location = vdi->location;
+        req.vdi = dr->ref;
+        req.holder = (char *)holder;
+        req.read_only = read_only;
+        struct one_vdi *o = calloc(1, sizeof(*o));
+        if (o == NULL)
+                abort();
+        o->done = done;
+        o->arg = arg;
+        int r = x->msg != NULL
+                    ? msg_link_request(x->msg, STORD, &req.base, &ts__sto__vdi_attached__descriptor,
+                                       STORD_TIMEOUT, one_attached, o)
+                    : -EHOSTUNREACH;
+        srd_clear(&sd);
+        if (r < 0) {
+                free(o);
+                return api_error_set(err, "SR_BACKEND_FAILURE", "EHOSTUNREACH", "",
+                                     "the storage daemon is not connected", NULL);
+        }
+        return 0;
+}
+
+void vm_vdi_detach(struct xapi *x, const char *vdi_ref, const char *holder)
+{
+        struct db_row *dr = db_get(x->db, &mclass_VDI, vdi_ref);
+        struct srd sd;
+        if (dr == NULL || x->msg == NULL || srd_init(x, dr->rec, &sd) < 0)
+                return;
+        Ts__Sto__VdiDetach req = TS__STO__VDI_DETACH__INIT;
+        req.sr = &sd.sr;
+        req.location = ((struct api_VDI *)dr->rec)->location;
+        req.holder = (char *)holder;
+        if (msg_link_request(x->msg, STORD, &req.base, &ts__sto__vdi_detached__descriptor,
+                             STORD_TIMEOUT, detached, NULL) < 0)
+                log_warnx("cannot ask stord to detach VDI %s", vdi_ref);
+        srd_clear(&sd);
 }

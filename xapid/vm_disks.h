@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "proto/dom.pb-c.h"
+#include "proto/storage.pb-c.h"
 
 struct xapi;
 struct db_row;
@@ -31,5 +32,23 @@ int vm_disks_attach(struct xapi *x, struct db_row *vm, const char *only_vbd, vm_
 /* Detaches the VDI of every VBD of VM (ONLY_VBD: that one; ATTACHED_ONLY: those currently
  * attached); fire and forget. */
 void vm_disks_detach(struct xapi *x, struct db_row *vm, const char *only_vbd, bool attached_only);
+
+/* An SR as stord needs it (type, uuid, this host's PBD device_config); borrowed pointers
+ * into the datamodel, valid until it changes. */
+struct vm_srdesc {
+        Ts__Sto__Sr sr;
+        Ts__Peer__KeyValue *kv;
+        Ts__Peer__KeyValue **kvp;
+};
+/* 0, -ENOENT (no such SR), -ENODEV (no PBD on this host). */
+int vm_srdesc_init(struct xapi *x, const char *sr_ref, struct vm_srdesc *d);
+void vm_srdesc_clear(struct vm_srdesc *d);
+
+/* Attaches one VDI for xapid's own use (HOLDER names the user); DONE gets the path, or the
+ * error.  Returns 0, or a negative errno with ERR set (DONE not called). */
+int vm_vdi_attach(struct xapi *x, const char *vdi_ref, const char *holder, bool read_only,
+                  void (*done)(void *arg, int r, struct api_error *err, const char *path),
+                  void *arg, struct api_error *err);
+void vm_vdi_detach(struct xapi *x, const char *vdi_ref, const char *holder);
 
 #endif

@@ -28,6 +28,7 @@
 #include "xapid/task.h"
 #include "xapid/vm_checks.h"
 #include "xapid/vm_disks.h"
+#include "xapid/vm_suspend.h"
 #include "xapid/xapi.h"
 
 LOG_MODULE(vm)
@@ -67,6 +68,8 @@ struct call {
         bool clean_failed; /* K_SHUTDOWN: the clean part failed, now hard */
         bool disks_ready;  /* the VDIs are attached (calls that build a domain) */
         struct vm_disk_set *disks;
+        bool image_ready; /* suspend/resume: the image VDI is attached at image_path */
+        char *image_path, *image_vdi;
         struct event *timer; /* waiting for the domd, or for a conflicting call */
         struct call *next;   /* in the waiting list */
 };
@@ -87,7 +90,6 @@ struct vmrt {
 struct vms {
         struct xapi *x;
         struct vms_config cfg;
-        char *suspend_dir;
         struct domd_spawner *spawner;
         struct vmrt *buckets[RT_BUCKETS];
         struct event *reconcile_timer;
@@ -477,6 +479,8 @@ static void spec_free(struct specbuf *b)
 static void call_free(struct call *c)
 {
         vm_disk_set_free(c->disks);
+        free(c->image_path);
+        free(c->image_vdi);
         if (c->timer != NULL)
                 event_free(c->timer);
         free(c->vm_ref);
@@ -560,6 +564,23 @@ static int send_request(struct call *c, const ProtobufCMessage *body, struct api
 
 static int call_send(struct call *c, struct api_error *err);
 
+static void image_ready(void *arg, int r, struct api_error *err, const char *path,
+                        const char *vdi_ref)
+{
+        struct call *c = arg;
+        if (r < 0) {
+                call_done(c, r, err);
+                return;
+        }
+        c->image_ready = true;
+        c->image_path = xstrdup(path);
+        c->image_vdi = xstrdup(vdi_ref);
+        struct api_error e = {0};
+        r = call_send(c, &e);
+        if (r < 0)
+                call_done(c, r, &e);
+}
+
 static void disks_attached(void *arg, int r, struct api_error *err, struct vm_disk_set *set)
 {
         struct call *c = arg;
@@ -593,6 +614,11 @@ static int call_send(struct call *c, struct api_error *err)
                 if (r == 0)
                         return 0; /* disks_attached goes on */
         }
+        if ((c->kind == K_SUSPEND || c->kind == K_RESUME) && !c->image_ready) {
+                r = c->kind == K_SUSPEND ? vm_image_create(v->x, vm, image_ready, c, err)
+                                         : vm_image_open(v->x, vm, image_ready, c, err);
+                return r < 0 ? r : 0; /* image_ready goes on */
+        }
         switch (c->kind) {
         case K_START: {
                 spec_build(v, vm, c->disks, &sb);
@@ -605,12 +631,9 @@ static int call_send(struct call *c, struct api_error *err)
         }
         case K_RESUME: {
                 spec_build(v, vm, c->disks, &sb);
-                char path[4200];
-                snprintf(path, sizeof(path), "%s/%s.img", v->suspend_dir,
-                         ((struct api_VM *)vm->rec)->uuid);
                 Ts__Dom__Resume m = TS__DOM__RESUME__INIT;
                 m.spec = &sb.spec;
-                m.path = path;
+                m.path = c->image_path;
                 m.start_paused = c->paused;
                 r = send_request(c, &m.base, err);
                 spec_free(&sb);
@@ -652,11 +675,8 @@ static int call_send(struct call *c, struct api_error *err)
                 return r;
         }
         case K_SUSPEND: {
-                char path[4200];
-                snprintf(path, sizeof(path), "%s/%s.img", v->suspend_dir,
-                         ((struct api_VM *)vm->rec)->uuid);
                 Ts__Dom__Suspend m = TS__DOM__SUSPEND__INIT;
-                m.path = path;
+                m.path = c->image_path;
                 m.timeout_ms = v->cfg.shutdown_timeout_ms;
                 return send_request(c, &m.base, err);
         }
@@ -734,6 +754,10 @@ static void on_status(int status, const ProtobufCMessage *reply, const char *err
                 apply_status(v, vm, st, false);
                 if (!st->has_domain && c->disks != NULL && c->disks->n > 0)
                         vm_disks_detach(x, vm, NULL, false); /* the build failed */
+                if (c->kind == K_SUSPEND && c->image_vdi != NULL)
+                        vm_image_written(x, vm, c->image_vdi, false);
+                if (c->kind == K_RESUME && c->image_ready)
+                        vm_image_close(x, vm);
                 if (c->kind == K_SHUTDOWN && !c->clean_failed && st->has_domain) {
                         /* VM.shutdown: the clean attempt failed, force it */
                         api_error_clear(&err);
@@ -748,15 +772,13 @@ static void on_status(int status, const ProtobufCMessage *reply, const char *err
         }
         switch (c->kind) {
         case K_SUSPEND:
+                vm_image_written(x, vm, c->image_vdi, true);
                 set_down(v, vm, API_VM_POWER_STATE_SUSPENDED);
                 break;
-        case K_RESUME: {
-                char path[4200];
-                snprintf(path, sizeof(path), "%s/%s.img", v->suspend_dir, r->uuid);
-                unlink(path);
+        case K_RESUME:
+                vm_image_destroy(x, vm);
                 apply_status(v, vm, st, false);
                 break;
-        }
         case K_START:
         case K_CLEAN_REBOOT:
         case K_HARD_REBOOT:
@@ -798,9 +820,7 @@ static int call_local(struct call *c, struct db_row *vm, struct api_error *err)
         struct api_VM *r = vm->rec;
         if ((c->kind == K_HARD_SHUTDOWN || c->kind == K_SHUTDOWN) &&
             r->power_state == API_VM_POWER_STATE_SUSPENDED) {
-                char path[4200];
-                snprintf(path, sizeof(path), "%s/%s.img", c->v->suspend_dir, r->uuid);
-                unlink(path);
+                vm_image_destroy(c->v->x, vm);
                 set_down(c->v, vm, API_VM_POWER_STATE_HALTED);
                 return 1;
         }
@@ -1081,6 +1101,8 @@ int h_VM_power_state_reset(struct api_ctx *ctx, const struct rpc_value *const *p
                                      DOMD_TIMEOUT, reset_destroyed, NULL) == 0)
                         rt->domd_up = false;
         }
+        if (((struct api_VM *)vm->rec)->power_state == API_VM_POWER_STATE_SUSPENDED)
+                vm_image_destroy(x, vm);
         set_down(x->vms, vm, API_VM_POWER_STATE_HALTED);
         return 0;
 }
@@ -1436,14 +1458,6 @@ int vms_init(struct xapi *x, const struct vms_config *cfg)
                 return -ENOMEM;
         v->x = x;
         v->cfg = *cfg;
-        size_t len = strlen(cfg->state_dir) + 16;
-        v->suspend_dir = malloc(len);
-        if (v->suspend_dir == NULL) {
-                free(v);
-                return -ENOMEM;
-        }
-        snprintf(v->suspend_dir, len, "%s/suspend", cfg->state_dir);
-        mkdir(v->suspend_dir, 0700);
         char o_run[4200], o_state[4200], o_log[64], o_mem[64];
         snprintf(o_run, sizeof(o_run), "run_dir=%s", cfg->run_dir);
         snprintf(o_state, sizeof(o_state), "state_dir=%s", cfg->state_dir);
@@ -1458,7 +1472,6 @@ int vms_init(struct xapi *x, const struct vms_config *cfg)
                                        .n_overrides = 4};
         int r = domd_spawner_new(x->base, &sc, domd_exited, v, &v->spawner);
         if (r < 0) {
-                free(v->suspend_dir);
                 free(v);
                 return r;
         }
@@ -1495,7 +1508,6 @@ void vms_free(struct xapi *x)
         if (v->reconcile_timer != NULL)
                 event_free(v->reconcile_timer);
         domd_spawner_free(v->spawner);
-        free(v->suspend_dir);
         free(v);
         x->vms = NULL;
 }

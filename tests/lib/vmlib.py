@@ -48,3 +48,17 @@ def wait_task(s, sid, task, timeout=30):
             return rec
         time.sleep(0.01)
     raise AssertionError("task %s still pending" % task)
+
+
+def wait_default_sr(s, sid, timeout=20):
+    """The pool's default SR once stord has attached it (suspend images go there)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pool = s.pool.get_all(sid)["Value"][0]
+        sr = s.pool.get_default_SR(sid, pool)["Value"]
+        if sr != "OpaqueRef:NULL":
+            pbds = s.SR.get_PBDs(sid, sr)["Value"]
+            if pbds and s.PBD.get_currently_attached(sid, pbds[0])["Value"]:
+                return sr
+        time.sleep(0.05)
+    raise AssertionError("no attached default SR")
