@@ -3,7 +3,7 @@
  * xapid starts `domd --vm UUID` itself (fork/exec of the binary next to its own, or the
  * configured path), or through `systemctl start domd@UUID` when configured to use systemd.
  * Every child is reaped in one place, a SIGCHLD handler on the event loop, which reports
- * the exits of domds to the owner. */
+ * the exits of domds to the owner.  The exec itself runs on a thread of its own. */
 #ifndef TS_XAPID_DOMD_SPAWN_H
 #define TS_XAPID_DOMD_SPAWN_H
 
@@ -28,9 +28,9 @@ int domd_spawner_new(struct event_base *base, const struct domd_spawn_config *cf
                      struct domd_spawner **out);
 void domd_spawner_free(struct domd_spawner *s);
 
-/* Starts the domd of VM UUID; returns its pid (or that of systemctl) or -errno. */
-pid_t domd_spawn(struct domd_spawner *s, const char *uuid);
-/* True while a child started for UUID has not been reaped. */
-bool domd_spawn_running(const struct domd_spawner *s, const char *uuid);
+/* Starts the domd of VM UUID (on the spawning thread, soon); returns 0 or -errno. */
+int domd_spawn(struct domd_spawner *s, const char *uuid);
+/* True while a child asked for UUID has not been reaped (or is still to be spawned). */
+bool domd_spawn_running(struct domd_spawner *s, const char *uuid);
 
 #endif

@@ -698,9 +698,9 @@ static void start_domd(struct vms *v, struct vmrt *rt)
 {
         if (domd_spawn_running(v->spawner, rt->uuid))
                 return; /* started already; it is on its way */
-        pid_t pid = domd_spawn(v->spawner, rt->uuid);
-        if (pid < 0)
-                log_warnx("vm %s: cannot start its domd: %s", rt->uuid, strerror((int)-pid));
+        int r = domd_spawn(v->spawner, rt->uuid);
+        if (r < 0)
+                log_warnx("vm %s: cannot start its domd: %s", rt->uuid, strerror(-r));
 }
 
 /* Runs C: directly when the domd is connected, else once it has started and said Hello. */

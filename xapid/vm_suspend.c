@@ -85,8 +85,7 @@ static void image_attached(void *arg, int r, struct api_error *err, const char *
         image_op_free(op);
 }
 
-static void image_created(int status, const ProtobufCMessage *reply, const char *errtext,
-                          void *arg)
+static void image_created(int status, const ProtobufCMessage *reply, const char *errtext, void *arg)
 {
         struct image_op *op = arg;
         struct xapi *x = op->x;
@@ -181,10 +180,10 @@ int vm_image_create(struct xapi *x, struct db_row *vm, vm_image_fn done, void *a
         char uuid[UUID_STR_LEN];
         uuid_generate_str(uuid);
         req.uuid = uuid;
-        int r = x->msg != NULL ? msg_link_request(x->msg, STORD, &req.base,
-                                                  &ts__sto__vdi_result__descriptor,
-                                                  STORD_TIMEOUT, image_created, op)
-                               : -EHOSTUNREACH;
+        int r = x->msg != NULL
+                    ? msg_link_request(x->msg, STORD, &req.base, &ts__sto__vdi_result__descriptor,
+                                       STORD_TIMEOUT, image_created, op)
+                    : -EHOSTUNREACH;
         vm_srdesc_clear(&d);
         if (r < 0) {
                 image_op_free(op);
