@@ -23,6 +23,7 @@
 #include "common/proctitle.h"
 #include "common/uuid.h"
 #include "domd/domd.h"
+#include "version.h"
 
 LOG_MODULE(domd)
 
@@ -32,6 +33,8 @@ static const struct cfg_key schema[] = {
     {"sim.host_memory", CFG_SIZE, "0", 0, 0,
      "memory of the simulated host (0: what the host file says, else 16G)"},
     {"domd.idle_exit", CFG_DURATION, "10s", 0, 3600000, "exit after this long without a domain"},
+    {"domd.heartbeat", CFG_DURATION, "1s", 100, 600000,
+     "how often to ping xapid (under xapid's msg.peer_timeout)"},
     {NULL},
 };
 
@@ -300,7 +303,13 @@ int main(int argc, char **argv)
         m->exit_ev = event_new(m->d.base, -1, 0, on_exit_ev, m);
         if (m->timer == NULL || m->exit_ev == NULL)
                 fatalx("out of memory");
-        r = daemon_connect(&m->d, identity, "domd");
+        struct msg_client_config cc = {.path = m->d.msg_path,
+                                       .identity = identity,
+                                       .role = "domd",
+                                       .version = TS_VERSION,
+                                       .heartbeat_ms =
+                                           (int)cfg_get_duration_ms(m->d.cfg, "domd.heartbeat")};
+        r = msg_client_new(m->d.base, &cc, &m->d.link);
         if (r < 0)
                 fatalx("cannot connect to xapid at %s: %s", m->d.msg_path, strerror(-r));
         msg_link_set_state(m->d.link, "backend", hv_backend_name(m->hv));

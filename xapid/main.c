@@ -59,6 +59,10 @@ static const struct cfg_key schema[] = {
      "a started domd must connect within this"},
     {"vm.reconcile_grace", CFG_DURATION, "3s", 0, 600000,
      "at start, how long running VMs' domds have to announce themselves"},
+    {"vm.domd_heartbeat", CFG_DURATION, "1s", 100, 600000,
+     "how often domds ping xapid (keep well under msg.peer_timeout)"},
+    {"msg.peer_timeout", CFG_DURATION, "3s", 300, 3600000,
+     "a stord, netd or domd silent for this long is taken for gone"},
     {NULL},
 };
 
@@ -226,6 +230,7 @@ static void open_vms(struct xapid *a)
             .state_dir = a->d.state_dir,
             .log_level = cfg_get_str(a->d.cfg, "log_level"),
             .sim_host_memory = cfg_get_size(a->d.cfg, "sim.host_memory"),
+            .domd_heartbeat_ms = (unsigned)cfg_get_duration_ms(a->d.cfg, "vm.domd_heartbeat"),
         };
         if (vms_init(&a->x, &vc) < 0)
                 fatalx("cannot set up the VM lifecycle");
@@ -344,7 +349,9 @@ int main(int argc, char **argv)
             storage_init(&a.x) < 0)
                 fatalx("out of memory");
         open_auth(&a);
-        struct msg_server_config mc = {.path = a.d.msg_path};
+        struct msg_server_config mc = {.path = a.d.msg_path,
+                                       .peer_timeout_ms =
+                                           (int)cfg_get_duration_ms(a.d.cfg, "msg.peer_timeout")};
         int r = msg_server_new(a.d.base, &mc, &a.msg);
         if (r < 0)
                 fatalx("message endpoint %s: %s", a.d.msg_path, strerror(-r));

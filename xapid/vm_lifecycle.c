@@ -1464,12 +1464,15 @@ int vms_init(struct xapi *x, const struct vms_config *cfg)
         snprintf(o_log, sizeof(o_log), "log_level=%s", cfg->log_level);
         snprintf(o_mem, sizeof(o_mem), "sim.host_memory=%llu",
                  (unsigned long long)cfg->sim_host_memory);
-        const char *ov[] = {o_run, o_state, o_log, o_mem};
+        char o_hb[64];
+        snprintf(o_hb, sizeof(o_hb), "domd.heartbeat=%ums",
+                 cfg->domd_heartbeat_ms ? cfg->domd_heartbeat_ms : 1000);
+        const char *ov[] = {o_run, o_state, o_log, o_mem, o_hb};
         struct domd_spawn_config sc = {.domd_path = cfg->domd_path,
                                        .domd_config = cfg->domd_config,
                                        .use_systemd = cfg->use_systemd,
                                        .overrides = ov,
-                                       .n_overrides = 4};
+                                       .n_overrides = 5};
         int r = domd_spawner_new(x->base, &sc, domd_exited, v, &v->spawner);
         if (r < 0) {
                 free(v);

@@ -34,6 +34,7 @@ struct vms_config {
         bool use_systemd;             /* systemctl start domd@UUID */
         const char *run_dir, *state_dir, *log_level;
         uint64_t sim_host_memory;
+        unsigned domd_heartbeat_ms; /* passed to the domds */
 };
 
 /* Allocates x->vms and starts watching domd messages on x->msg.  Returns 0 or -errno. */
