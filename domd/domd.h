@@ -36,7 +36,8 @@ struct domd {
         char state_path[4096]; /* RUN_DIR/domd/<uuid>.state */
         char pid_path[4096];   /* RUN_DIR/domd/<uuid>.pid */
         struct event *watch_ev;
-        struct event *timer; /* the deadline of wait, and the idle exit */
+        struct event *poll_ev; /* instead of watch_ev when the backend cannot watch */
+        struct event *timer;   /* the deadline of wait, and the idle exit */
         struct event *exit_ev;
         struct domd_wait wait;
         /* what was last reported to xapid (events are sent on changes only) */

@@ -153,19 +153,44 @@ static void on_watch(evutil_socket_t fd, short what, void *arg)
                 log_warnx("watching domain %u: %s", m->domid, strerror(-r));
 }
 
+/* Without a watch (the host ran out of inotify instances, say) the domain is looked at
+ * every DOMD_POLL_MS instead: domd_domain_changed reports changes only. */
+#define DOMD_POLL_MS 250
+
+static void on_poll(evutil_socket_t fd, short what, void *arg)
+{
+        struct domd *m = arg;
+        if (!m->have_domain)
+                return;
+        struct hv_domain_info info;
+        int r = hv_domain_info(m->hv, m->domid, &info);
+        if (r == -ESRCH)
+                domd_domain_changed(m, NULL);
+        else if (r == 0)
+                domd_domain_changed(m, &info);
+}
+
 void domd_watch_domain(struct domd *m)
 {
         if (!m->have_domain)
                 return;
+        if (m->poll_ev != NULL) {
+                on_poll(-1, 0, m);
+                return;
+        }
         int r = hv_watch_domain(m->hv, m->domid);
-        if (r < 0)
-                log_warnx("cannot watch domain %u: %s", m->domid, strerror(-r));
+        int fd = r < 0 ? r : hv_watch_fd(m->hv);
+        if (fd < 0) {
+                log_warnx("cannot watch domain %u (%s): polling it every %d ms", m->domid,
+                          strerror(-fd), DOMD_POLL_MS);
+                m->poll_ev = event_new(m->d.base, -1, EV_PERSIST, on_poll, m);
+                struct timeval tv = {0, DOMD_POLL_MS * 1000};
+                if (m->poll_ev == NULL || event_add(m->poll_ev, &tv) < 0)
+                        fatalx("cannot poll the domain");
+                on_poll(-1, 0, m);
+                return;
+        }
         if (m->watch_ev == NULL) {
-                int fd = hv_watch_fd(m->hv);
-                if (fd < 0) {
-                        log_warnx("no watch fd: %s", strerror(-fd));
-                        return;
-                }
                 m->watch_ev = event_new(m->d.base, fd, EV_READ | EV_PERSIST, on_watch, m);
                 if (m->watch_ev == NULL || event_add(m->watch_ev, NULL) < 0)
                         fatalx("cannot watch the domain");
@@ -339,6 +364,8 @@ int main(int argc, char **argv)
                 unlink(m->pid_path);
         if (m->watch_ev != NULL)
                 event_free(m->watch_ev);
+        if (m->poll_ev != NULL)
+                event_free(m->poll_ev);
         event_free(m->timer);
         event_free(m->exit_ev);
         hv_close(m->hv);

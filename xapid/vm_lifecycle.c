@@ -1482,9 +1482,18 @@ int vms_init(struct xapi *x, const struct vms_config *cfg)
         x->vms = v;
         if (x->msg != NULL)
                 msg_link_handle(x->msg, &ts__dom__event__descriptor, on_event, v);
-        /* allowed_operations as this xapid computes them */
-        for (size_t i = 0; i < db_count(x->db, &mclass_VM); i++)
-                update_allowed(x, db_row_at(x->db, &mclass_VM, i));
+        /* operations in progress died with the previous xapid (as XAPI cancels them at
+         * start); allowed_operations as this xapid computes them */
+        for (size_t i = 0; i < db_count(x->db, &mclass_VM); i++) {
+                struct db_row *row = db_row_at(x->db, &mclass_VM, i);
+                struct api_VM *vr = row->rec;
+                if (vr->current_operations.n > 0) {
+                        model_slot_free(mclass_VM.fields[API_VM_F_current_operations].type,
+                                        &vr->current_operations);
+                        db_touch(x->db, row);
+                }
+                update_allowed(x, row);
+        }
         return 0;
 }
 
