@@ -152,7 +152,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
          * quickly, backing off to the heartbeat interval. */
         int next = l->heartbeat_ms;
         if (!l->announced && l->hello_failures > 0 && l->hello_failures < 8) {
-                int quick = 10 << l->hello_failures;
+                int quick = 1 << l->hello_failures; /* 4, 8, … ms: usually up at once */
                 next = quick < next ? quick : next;
         }
         schedule_tick(l, next);

@@ -30,8 +30,11 @@ struct msg_handler {
         void *arg;
 };
 
+#define MSG_PEER_BUCKETS 1024
+
 struct msg_peer {
         struct msg_peer *next;
+        struct msg_peer *hnext; /* in the identity index (msg_server.c) */
         char identity[MSG_IDENTITY_MAX + 1];
         struct msg_peer_info info; /* strings point into identity and hello */
         Ts__Peer__Hello *hello;    /* owned: the last Hello */
@@ -62,6 +65,7 @@ struct msg_link {
         /* server */
         int peer_timeout_ms;
         struct msg_peer *peers;
+        struct msg_peer **peer_index; /* MSG_PEER_BUCKETS chains by identity; lazily made */
 
         /* client */
         char *path, *role, *version;

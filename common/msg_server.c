@@ -16,12 +16,48 @@
 
 LOG_MODULE(msg_server);
 
+/* Peers are found by identity through a hash index: every frame looks its sender up, and a
+ * host with a thousand domds would otherwise spend its time comparing strings. */
+static struct msg_peer **peer_bucket(struct msg_link *l, const char *identity)
+{
+        unsigned h = 2166136261u;
+        for (const char *c = identity; *c; c++)
+                h = (h ^ (unsigned char)*c) * 16777619u;
+        return &l->peer_index[h % MSG_PEER_BUCKETS];
+}
+
 static struct msg_peer *peer_find(struct msg_link *l, const char *identity)
 {
-        for (struct msg_peer *p = l->peers; p; p = p->next)
+        if (l->peer_index == NULL)
+                return NULL;
+        for (struct msg_peer *p = *peer_bucket(l, identity); p; p = p->hnext)
                 if (strcmp(p->identity, identity) == 0)
                         return p;
         return NULL;
+}
+
+static int peer_index_add(struct msg_link *l, struct msg_peer *p)
+{
+        if (l->peer_index == NULL) {
+                l->peer_index = calloc(MSG_PEER_BUCKETS, sizeof(*l->peer_index));
+                if (l->peer_index == NULL)
+                        return -ENOMEM;
+        }
+        struct msg_peer **b = peer_bucket(l, p->identity);
+        p->hnext = *b;
+        *b = p;
+        return 0;
+}
+
+static void peer_index_remove(struct msg_link *l, struct msg_peer *p)
+{
+        if (l->peer_index == NULL)
+                return;
+        for (struct msg_peer **pp = peer_bucket(l, p->identity); *pp; pp = &(*pp)->hnext)
+                if (*pp == p) {
+                        *pp = p->hnext;
+                        return;
+                }
 }
 
 static void peer_free(struct msg_peer *p)
@@ -67,6 +103,12 @@ static void peer_hello(struct msg_link *l, const struct msg_origin *from, Ts__Pe
                 }
                 /* The routing id is the identity; Hello's own field is informational. */
                 snprintf(p->identity, sizeof p->identity, "%s", from->peer);
+                if (peer_index_add(l, p) < 0) {
+                        free(p);
+                        ts__peer__hello__free_unpacked(hello, NULL);
+                        msg_link_reply_error(l, from, ENOMEM, "out of memory");
+                        return;
+                }
                 p->next = l->peers;
                 l->peers = p;
                 log_info("peer %s (role %s, pid %d, version %s) connected", from->peer, hello->role,
@@ -136,6 +178,7 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
                         continue;
                 }
                 *pp = p->next;
+                peer_index_remove(l, p);
                 log_info("peer %s silent for %llu ms: dropped", p->info.identity,
                          (unsigned long long)(now - p->info.last_seen_ms));
                 msg_link_fail_pending(l, p->info.identity, -ECONNRESET, 0, 0);
@@ -223,4 +266,6 @@ void msg_server_free(struct msg_link *l)
                 l->peers = p->next;
                 peer_free(p);
         }
+        free(l->peer_index);
+        l->peer_index = NULL;
 }

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/msg.h"
 #include "proto/storage.pb-c.h"
+#include "stord/attach.h"
 #include "stord/driver.h"
 
 LOG_MODULE(serve)
@@ -18,6 +19,7 @@ LOG_MODULE(serve)
 struct serve {
         struct sd_sr **srs;
         size_t n;
+        struct attachments *att; /* attach.c */
 };
 
 void serve_free(struct serve *s)
@@ -27,6 +29,7 @@ void serve_free(struct serve *s)
         for (size_t i = 0; i < s->n; i++)
                 sd_sr_close(s->srs[i]);
         free(s->srs);
+        attach_free(s->att);
         free(s);
 }
 
@@ -81,6 +84,12 @@ static int get_sr(struct serve *s, const Ts__Sto__Sr *d, struct sd_sr **out, str
         }
         *out = sr;
         return 0;
+}
+
+int serve_get_sr(struct serve *s, const struct Ts__Sto__Sr *d, struct sd_sr **out,
+                 struct sd_error *e)
+{
+        return get_sr(s, d, out, e);
 }
 
 /* A Failure from E, in storage owned by the caller's struct api_error. */
@@ -454,6 +463,8 @@ int serve_new(struct msg_link *l, struct serve **out)
                 r = msg_link_handle(l, &ts__sto__vdi_snapshot__descriptor, on_vdi_snapshot, s);
         if (r == 0)
                 r = serve_storage_api(l, s);
+        if (r == 0)
+                r = attach_register(l, s, &s->att);
         if (r < 0) {
                 free(s);
                 return r;

@@ -4,9 +4,16 @@
 
 struct msg_link;
 struct serve;
+struct sd_sr;
+struct sd_error;
+struct Ts__Sto__Sr;
 
 /* Registers the handlers on L.  Returns 0 or -ENOMEM; *OUT is freed with serve_free. */
 int serve_new(struct msg_link *l, struct serve **out);
 void serve_free(struct serve *s); /* closes every open SR; NULL is fine */
+
+/* The open SR a request describes (opened now if needed); borrowed until serve_free. */
+int serve_get_sr(struct serve *s, const struct Ts__Sto__Sr *d, struct sd_sr **out,
+                 struct sd_error *e);
 
 #endif

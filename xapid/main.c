@@ -28,6 +28,7 @@
 #include "xapid/storage.h"
 #include "xapid/task.h"
 #include "xapid/templates.h"
+#include "xapid/vm_lifecycle.h"
 #include "xapid/xapi.h"
 
 LOG_MODULE(xapid)
@@ -46,6 +47,23 @@ static const struct cfg_key schema[] = {
     {"auth.failure_delay", CFG_DURATION, "1s", 0, 60000, "delay before a failed login answers"},
     {"sim.host_memory", CFG_SIZE, "16G", 0, 0,
      "memory of the simulated host when no hypervisor is present"},
+    {"vm.operation_wait", CFG_DURATION, "3s", 0, 3600000,
+     "how long a VM call waits for a conflicting one in progress"},
+    {"vm.shutdown_timeout", CFG_DURATION, "1200s", 100, 86400000,
+     "clean shutdown/reboot: how long the guest may take"},
+    {"vm.shutdown_ack_timeout", CFG_DURATION, "30s", 100, 86400000,
+     "clean shutdown/reboot: how long until the guest acknowledges"},
+    {"vm.domd_path", CFG_STRING, NULL, 0, 0, "the domd binary (default: next to xapid)"},
+    {"vm.domd_config", CFG_STRING, "/etc/xapid/domd.conf", 0, 0, "domd's configuration"},
+    {"vm.domd_systemd", CFG_BOOL, "false", 0, 0, "start domds as domd@UUID through systemctl"},
+    {"vm.domd_connect_timeout", CFG_DURATION, "10s", 100, 600000,
+     "a started domd must connect within this"},
+    {"vm.reconcile_grace", CFG_DURATION, "3s", 0, 600000,
+     "at start, how long running VMs' domds have to announce themselves"},
+    {"vm.domd_heartbeat", CFG_DURATION, "1s", 100, 600000,
+     "how often domds ping xapid (keep well under msg.peer_timeout)"},
+    {"msg.peer_timeout", CFG_DURATION, "3s", 300, 3600000,
+     "a stord, netd or domd silent for this long is taken for gone"},
     {NULL},
 };
 
@@ -77,6 +95,8 @@ static void peer_changed(struct msg_link *l, const struct msg_peer_info *p, int 
         struct xapid *a = arg;
         if (!up) {
                 log_warnx("peer %s gone (pid %d)", p->identity, p->pid);
+                if (strcmp(p->role, "domd") == 0)
+                        vms_domd_peer(&a->x, p, 0);
                 return;
         }
         log_info("peer %s up (pid %d, version %s)", p->identity, p->pid, p->version);
@@ -85,6 +105,9 @@ static void peer_changed(struct msg_link *l, const struct msg_peer_info *p, int 
                 log_info("stord announced %d storage driver(s)", n);
                 a->x.commit(a->x.commit_ctx, peer_state_committed, NULL);
                 storage_peer_up(&a->x, p);
+        } else if (strcmp(p->role, "domd") == 0) {
+                vms_domd_peer(&a->x, p, up);
+                return;
         } else if (strcmp(p->role, "netd") == 0) {
                 int n = net_sync_from_peer(&a->x, p);
                 log_info("netd announced %d NIC(s)", n);
@@ -191,6 +214,34 @@ static void cmd_sessions(struct ctl_req *req, int argc, char **argv, void *ctx)
                 off += (size_t)n;
         }
         ctl_reply(req, CTL_OK, off ? buf : "no sessions\n");
+}
+
+static void open_vms(struct xapid *a)
+{
+        struct vms_config vc = {
+            .operation_wait_ms = (unsigned)cfg_get_duration_ms(a->d.cfg, "vm.operation_wait"),
+            .shutdown_timeout_ms = (unsigned)cfg_get_duration_ms(a->d.cfg, "vm.shutdown_timeout"),
+            .ack_timeout_ms = (unsigned)cfg_get_duration_ms(a->d.cfg, "vm.shutdown_ack_timeout"),
+            .domd_connect_ms = (unsigned)cfg_get_duration_ms(a->d.cfg, "vm.domd_connect_timeout"),
+            .reconcile_grace_ms = (unsigned)cfg_get_duration_ms(a->d.cfg, "vm.reconcile_grace"),
+            .domd_path = cfg_get_str(a->d.cfg, "vm.domd_path"),
+            .domd_config = cfg_get_str(a->d.cfg, "vm.domd_config"),
+            .use_systemd = cfg_get_bool(a->d.cfg, "vm.domd_systemd"),
+            .run_dir = a->d.run_dir,
+            .state_dir = a->d.state_dir,
+            .log_level = cfg_get_str(a->d.cfg, "log_level"),
+            .sim_host_memory = cfg_get_size(a->d.cfg, "sim.host_memory"),
+            .domd_heartbeat_ms = (unsigned)cfg_get_duration_ms(a->d.cfg, "vm.domd_heartbeat"),
+        };
+        if (vms_init(&a->x, &vc) < 0)
+                fatalx("cannot set up the VM lifecycle");
+}
+
+/* Ready once the running VMs are reconciled with their domds. */
+static void vms_reconciled(void *arg)
+{
+        struct xapid *a = arg;
+        daemon_ready(&a->d, "serving");
 }
 
 static void http_stopped(void *arg)
@@ -300,7 +351,9 @@ int main(int argc, char **argv)
             storage_init(&a.x) < 0)
                 fatalx("out of memory");
         open_auth(&a);
-        struct msg_server_config mc = {.path = a.d.msg_path};
+        struct msg_server_config mc = {.path = a.d.msg_path,
+                                       .peer_timeout_ms =
+                                           (int)cfg_get_duration_ms(a.d.cfg, "msg.peer_timeout")};
         int r = msg_server_new(a.d.base, &mc, &a.msg);
         if (r < 0)
                 fatalx("message endpoint %s: %s", a.d.msg_path, strerror(-r));
@@ -308,6 +361,7 @@ int main(int argc, char **argv)
         msg_link_on_peer(a.msg, peer_changed, &a);
         if (net_events_init(&a.x) < 0)
                 fatalx("out of memory");
+        open_vms(&a);
         r = daemon_open_ctl(&a.d, NULL, cmd_status, &a);
         if (r < 0)
                 fatalx("control socket: %s", strerror(-r));
@@ -318,10 +372,11 @@ int main(int argc, char **argv)
         a.d.on_stop = on_stop;
         a.d.on_stop_arg = &a;
         proctitle_set("xapid: serving on port %u", http_server_port(a.http));
-        daemon_ready(&a.d, "serving");
+        vms_when_reconciled(&a.x, vms_reconciled, &a);
         r = daemon_run(&a.d);
         http_server_free(a.http);
         msg_link_free(a.msg);
+        vms_free(&a.x);
         storage_free(&a.x);
         events_free(&a.x);
         tasks_free(&a.x);

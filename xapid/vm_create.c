@@ -15,6 +15,7 @@
 #include "xapid/rpc.h"
 #include "xapid/rpc_value.h"
 #include "xapid/rpc_writer.h"
+#include "xapid/vm_checks.h"
 #include "xapid/vm_util.h"
 #include "xapid/xapi.h"
 
@@ -78,6 +79,12 @@ int h_VM_create(struct api_ctx *ctx, const struct rpc_value *const *params, size
                 return api_error_set(err, "DB_UNIQUENESS_CONSTRAINT_VIOLATION", "VM", "uuid", "",
                                      NULL);
         }
+        /* a record may arrive with operations in it: they are the toolstack's to set */
+        struct api_VM *made = row->rec;
+        model_slot_free(mclass_VM.fields[API_VM_F_current_operations].type,
+                        &made->current_operations);
+        vm_update_allowed_ops(row->ref, made);
+        db_touch(ctx->db, row);
         log_info("VM %s created (%s)", ((struct api_VM *)row->rec)->uuid,
                  ((struct api_VM *)row->rec)->name_label);
         rpcw_string(w, row->ref);

@@ -16,6 +16,7 @@ struct tasks;
 struct events;
 struct msg_link;
 struct storage;
+struct vms;
 
 /* Makes the datamodel changes made so far durable, then calls DONE (result 0 or -errno)
  * on the loop.  May call DONE before returning. */
@@ -32,6 +33,7 @@ struct xapi {
         void *commit_ctx;
         struct msg_link *msg;    /* the ROUTER stord, netd, domd connect to; NULL in tests */
         struct storage *storage; /* storage.c */
+        struct vms *vms;         /* vm_lifecycle.c */
         char *host_ref;          /* this host, "OpaqueRef:…" */
         char *pool_ref;
         const char *password_file; /* for session.change_password with the file backend */

@@ -1,0 +1,299 @@
+/* Starting and reaping domd processes (see domd_spawn.h).
+ *
+ * The exec happens on a thread of its own: posix_spawn suspends its caller until the child
+ * has exec'd, milliseconds that xapid's event loop should not wait (a boot storm starts a
+ * thousand domds).  The children list is shared with the SIGCHLD handler under a mutex;
+ * an entry exists (pid 0) from the request on, so a second request for the same VM sees
+ * it. */
+#include "xapid/domd_spawn.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/uuid.h"
+
+LOG_MODULE(domd_spawn)
+
+extern char **environ;
+
+struct child {
+        pid_t pid; /* 0 until the thread has spawned it */
+        unsigned long seq;
+        char uuid[UUID_STR_LEN];
+        bool via_systemctl;
+};
+
+struct domd_spawner {
+        struct event *sigchld;
+        char *path;
+        char *config;
+        bool use_systemd;
+        char **overrides;
+        size_t n_overrides;
+        void (*exited)(void *arg, const char *uuid, int status);
+        void *arg;
+        pthread_mutex_t lock; /* children, queue, stop */
+        pthread_cond_t wake;
+        struct child *children;
+        size_t n_children, cap;
+        unsigned long next_seq;
+        size_t queued; /* entries with pid 0 not yet spawned */
+        bool stop;
+        pthread_t thread;
+        bool have_thread;
+};
+
+static void spawn_one(struct domd_spawner *s, const char *uuid, pid_t *pid_out)
+{
+        const char *argv[64];
+        size_t n = 0;
+        char unit[64];
+        struct stat st;
+        if (s->use_systemd) {
+                snprintf(unit, sizeof(unit), "domd@%s.service", uuid);
+                argv[n++] = "systemctl";
+                argv[n++] = "start";
+                argv[n++] = "--no-block";
+                argv[n++] = unit;
+        } else {
+                argv[n++] = s->path;
+                argv[n++] = "--vm";
+                argv[n++] = uuid;
+                if (s->config != NULL && s->config[0] && stat(s->config, &st) == 0) {
+                        argv[n++] = "-c";
+                        argv[n++] = s->config;
+                }
+                for (size_t i = 0; i < s->n_overrides && n < 60; i++) {
+                        argv[n++] = "-o";
+                        argv[n++] = s->overrides[i];
+                }
+        }
+        argv[n] = NULL;
+        /* its own session, so that a domd outlives xapid and its terminal; no blocked
+         * signals; stdin from /dev/null */
+        posix_spawnattr_t attr;
+        posix_spawn_file_actions_t fa;
+        sigset_t none, def;
+        sigemptyset(&none);
+        sigemptyset(&def);
+        sigaddset(&def, SIGCHLD);
+        sigaddset(&def, SIGTERM);
+        sigaddset(&def, SIGINT);
+        sigaddset(&def, SIGPIPE);
+        posix_spawnattr_init(&attr);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+                                            POSIX_SPAWN_SETSIGDEF);
+        posix_spawnattr_setsigmask(&attr, &none);
+        posix_spawnattr_setsigdefault(&attr, &def);
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        int e = s->use_systemd
+                    ? posix_spawnp(pid_out, argv[0], &fa, &attr, (char *const *)argv, environ)
+                    : posix_spawn(pid_out, argv[0], &fa, &attr, (char *const *)argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&attr);
+        if (e != 0) {
+                *pid_out = -1;
+                log_warnx("cannot start %s for vm %s: %s", argv[0], uuid, strerror(e));
+        }
+}
+
+static void remove_at(struct domd_spawner *s, size_t i)
+{
+        s->children[i] = s->children[--s->n_children];
+}
+
+static void *spawn_thread(void *arg)
+{
+        struct domd_spawner *s = arg;
+        /* SIGCHLD and the others are for the loop thread */
+        sigset_t all;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, NULL);
+        pthread_mutex_lock(&s->lock);
+        for (;;) {
+                while (!s->stop && s->queued == 0)
+                        pthread_cond_wait(&s->wake, &s->lock);
+                if (s->stop)
+                        break;
+                /* the oldest request */
+                size_t at = s->n_children;
+                for (size_t i = 0; i < s->n_children; i++)
+                        if (s->children[i].pid == 0 &&
+                            (at == s->n_children || s->children[i].seq < s->children[at].seq))
+                                at = i;
+                if (at == s->n_children) {
+                        s->queued = 0;
+                        continue;
+                }
+                char uuid[UUID_STR_LEN];
+                unsigned long seq = s->children[at].seq;
+                snprintf(uuid, sizeof(uuid), "%s", s->children[at].uuid);
+                s->children[at].pid = -1; /* being spawned */
+                s->queued--;
+                pthread_mutex_unlock(&s->lock);
+                pid_t pid = -1;
+                spawn_one(s, uuid, &pid);
+                pthread_mutex_lock(&s->lock);
+                for (size_t i = 0; i < s->n_children; i++)
+                        if (s->children[i].seq == seq) {
+                                if (pid > 0)
+                                        s->children[i].pid = pid;
+                                else
+                                        remove_at(s, i);
+                                break;
+                        }
+        }
+        pthread_mutex_unlock(&s->lock);
+        return NULL;
+}
+
+static void on_sigchld(evutil_socket_t sig, short what, void *arg)
+{
+        struct domd_spawner *s = arg;
+        int status;
+        pid_t pid;
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+                pthread_mutex_lock(&s->lock);
+                size_t i = 0;
+                while (i < s->n_children && s->children[i].pid != pid)
+                        i++;
+                if (i == s->n_children) {
+                        /* spawned so recently that the thread has not recorded it yet */
+                        pthread_mutex_unlock(&s->lock);
+                        log_debug("reaped pid %ld (not a known domd)", (long)pid);
+                        continue;
+                }
+                struct child c = s->children[i];
+                remove_at(s, i);
+                pthread_mutex_unlock(&s->lock);
+                if (c.via_systemctl) {
+                        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                                log_warnx("systemctl start domd@%s failed (status %d)", c.uuid,
+                                          status);
+                        continue;
+                }
+                if (WIFSIGNALED(status))
+                        log_warnx("domd of vm %s (pid %ld) killed by signal %d", c.uuid, (long)pid,
+                                  WTERMSIG(status));
+                else
+                        log_info("domd of vm %s (pid %ld) exited with status %d", c.uuid, (long)pid,
+                                 WEXITSTATUS(status));
+                if (s->exited != NULL)
+                        s->exited(s->arg, c.uuid, status);
+        }
+}
+
+int domd_spawner_new(struct event_base *base, const struct domd_spawn_config *cfg,
+                     void (*exited)(void *arg, const char *uuid, int status), void *arg,
+                     struct domd_spawner **out)
+{
+        struct domd_spawner *s = calloc(1, sizeof(*s));
+        if (s == NULL)
+                return -ENOMEM;
+        pthread_mutex_init(&s->lock, NULL);
+        pthread_cond_init(&s->wake, NULL);
+        if (cfg->domd_path != NULL && cfg->domd_path[0] != '\0') {
+                s->path = strdup(cfg->domd_path);
+        } else {
+                char self[4096];
+                ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+                if (n < 0)
+                        n = 0;
+                self[n] = '\0';
+                char *dir = dirname(self);
+                size_t len = strlen(dir) + 8;
+                s->path = malloc(len);
+                if (s->path != NULL)
+                        snprintf(s->path, len, "%s/domd", dir);
+        }
+        s->config = cfg->domd_config != NULL ? strdup(cfg->domd_config) : NULL;
+        s->use_systemd = cfg->use_systemd;
+        s->overrides = calloc(cfg->n_overrides + 1, sizeof(char *));
+        for (size_t i = 0; s->overrides != NULL && i < cfg->n_overrides; i++)
+                s->overrides[s->n_overrides++] = strdup(cfg->overrides[i]);
+        s->exited = exited;
+        s->arg = arg;
+        s->sigchld = evsignal_new(base, SIGCHLD, on_sigchld, s);
+        if (s->path == NULL || s->overrides == NULL || s->sigchld == NULL ||
+            evsignal_add(s->sigchld, NULL) < 0 ||
+            pthread_create(&s->thread, NULL, spawn_thread, s) != 0) {
+                domd_spawner_free(s);
+                return -ENOMEM;
+        }
+        s->have_thread = true;
+        *out = s;
+        return 0;
+}
+
+void domd_spawner_free(struct domd_spawner *s)
+{
+        if (s == NULL)
+                return;
+        if (s->have_thread) {
+                pthread_mutex_lock(&s->lock);
+                s->stop = true;
+                pthread_cond_signal(&s->wake);
+                pthread_mutex_unlock(&s->lock);
+                pthread_join(s->thread, NULL);
+        }
+        if (s->sigchld != NULL)
+                event_free(s->sigchld);
+        for (size_t i = 0; i < s->n_overrides; i++)
+                free(s->overrides[i]);
+        free(s->overrides);
+        free(s->path);
+        free(s->config);
+        free(s->children);
+        pthread_cond_destroy(&s->wake);
+        pthread_mutex_destroy(&s->lock);
+        free(s);
+}
+
+int domd_spawn(struct domd_spawner *s, const char *uuid)
+{
+        if (!uuid_is_valid(uuid))
+                return -EINVAL;
+        pthread_mutex_lock(&s->lock);
+        if (s->n_children == s->cap) {
+                size_t cap = s->cap ? s->cap * 2 : 64;
+                struct child *c = realloc(s->children, cap * sizeof(*c));
+                if (c == NULL) {
+                        pthread_mutex_unlock(&s->lock);
+                        return -ENOMEM;
+                }
+                s->children = c;
+                s->cap = cap;
+        }
+        struct child *c = &s->children[s->n_children++];
+        memset(c, 0, sizeof(*c));
+        c->seq = ++s->next_seq;
+        snprintf(c->uuid, sizeof(c->uuid), "%s", uuid);
+        c->via_systemctl = s->use_systemd;
+        s->queued++;
+        pthread_cond_signal(&s->wake);
+        pthread_mutex_unlock(&s->lock);
+        return 0;
+}
+
+bool domd_spawn_running(struct domd_spawner *s, const char *uuid)
+{
+        bool found = false;
+        pthread_mutex_lock(&s->lock);
+        for (size_t i = 0; i < s->n_children && !found; i++)
+                found = !s->children[i].via_systemctl && strcmp(s->children[i].uuid, uuid) == 0;
+        pthread_mutex_unlock(&s->lock);
+        return found;
+}
