@@ -82,7 +82,7 @@ static int on_attach(struct msg_link *l, const struct msg_origin *from,
         if (req->sr == NULL || req->location[0] == '\0' || req->holder[0] == '\0')
                 return -EINVAL;
         if (req->vdi_read_only && !req->read_only)
-                return reply_failure(l, from, true, EROFS, "VDI_READ_ONLY", req->vdi, NULL);
+                return reply_failure(l, from, true, EROFS, "VDI_READONLY", req->vdi, NULL);
         bool mine = false;
         for (size_t i = 0; i < a->n; i++) {
                 struct holder *h = &a->v[i];

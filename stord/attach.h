@@ -1,7 +1,7 @@
 /* VdiAttach / VdiDetach (proto/storage_attach.proto): VDIs attached for running VMs, with
  * XAPI's exclusivity rules: one read-write attachment unless the VDI is sharable
  * (VDI_IN_USE [vdi, "attach"] otherwise), and a read-only VDI attached only read-only
- * (VDI_READ_ONLY [vdi]).  The attachments are kept in memory, per VDI location. */
+ * (VDI_READONLY [vdi]).  The attachments are kept in memory, per VDI location. */
 #ifndef TS_STORD_ATTACH_H
 #define TS_STORD_ATTACH_H
 

@@ -158,7 +158,7 @@ static void attached(int status, const ProtobufCMessage *reply, const char *errt
 }
 
 int vm_attach_attach(struct xapi *x, struct db_row *vmrow, const char *only_vbd, vm_attach_fn done,
-                    void *arg, struct api_error *err)
+                     void *arg, struct api_error *err)
 {
         const struct api_VM *vm = vmrow->rec;
         struct attach_op *op = calloc(1, sizeof(*op));
@@ -259,7 +259,8 @@ static void detached(int status, const ProtobufCMessage *reply, const char *errt
                           status < 0 ? strerror(-status) : rep->failure->code);
 }
 
-void vm_attach_detach(struct xapi *x, struct db_row *vmrow, const char *only_vbd, bool attached_only)
+void vm_attach_detach(struct xapi *x, struct db_row *vmrow, const char *only_vbd,
+                      bool attached_only)
 {
         const struct api_VM *vm = vmrow->rec;
         for (size_t i = 0; i < vm->VBDs.n; i++) {

@@ -27,7 +27,7 @@ typedef void (*vm_attach_fn)(void *arg, int r, struct api_error *err, struct vm_
  * (DONE is not called), 0 when DONE will be called once with every attachment (r 0, SET
  * taken by DONE) or the first error, or a negative errno with ERR set. */
 int vm_attach_attach(struct xapi *x, struct db_row *vm, const char *only_vbd, vm_attach_fn done,
-                    void *arg, struct api_error *err);
+                     void *arg, struct api_error *err);
 
 /* Detaches the VDI of every VBD of VM (ONLY_VBD: that one; ATTACHED_ONLY: those currently
  * attached); fire and forget. */
