@@ -12,6 +12,7 @@
 #include "api/model_gen.h"
 #include "common/log.h"
 #include "xapid/db.h"
+#include "xapid/vm_checks.h"
 #include "xapid/vm_util.h"
 #include "xapid/xapi.h"
 
@@ -72,7 +73,7 @@ static bool have_template(struct db *db, const char *name)
 {
         for (size_t i = 0; i < db_count(db, &mclass_VM); i++) {
                 const struct api_VM *vm = db_row_at(db, &mclass_VM, i)->rec;
-                if (vm->is_a_template && vmu_is_default_template(vm) &&
+                if (vm->is_a_template && vm_is_default_template(vm) &&
                     strcmp(vm->name_label, name) == 0)
                         return true;
         }

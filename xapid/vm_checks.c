@@ -17,9 +17,11 @@ unsigned vm_op_power_states(int op, const struct api_VM *vm)
         case API_VM_OPERATIONS_IMPORT:
                 return 0;
         case API_VM_OPERATIONS_CHANGING_MEMORY_LIMITS:
-        case API_VM_OPERATIONS_CHANGING_SHADOW_MEMORY:
         case API_VM_OPERATIONS_CHANGING_STATIC_RANGE:
         case API_VM_OPERATIONS_CHANGING_VCPUS:
+                /* the control domain always runs: XAPI lets these change it live */
+                return PS(HALTED) | (vm->is_control_domain ? PS(RUNNING) : 0);
+        case API_VM_OPERATIONS_CHANGING_SHADOW_MEMORY:
         case API_VM_OPERATIONS_CHANGING_NVRAM:
         case API_VM_OPERATIONS_MAKE_INTO_TEMPLATE:
         case API_VM_OPERATIONS_PROVISION:
@@ -70,10 +72,31 @@ unsigned vm_op_power_states(int op, const struct api_VM *vm)
         }
 }
 
-static const char *lower_state(int s)
+const char *vm_power_name(int power_state)
 {
-        static const char *const names[] = {"halted", "paused", "running", "suspended"};
-        return s >= 0 && s < 4 ? names[s] : "unknown";
+        switch (power_state) {
+        case API_VM_POWER_STATE_HALTED:
+                return "halted";
+        case API_VM_POWER_STATE_PAUSED:
+                return "paused";
+        case API_VM_POWER_STATE_RUNNING:
+                return "running";
+        case API_VM_POWER_STATE_SUSPENDED:
+                return "suspended";
+        default:
+                return "unknown";
+        }
+}
+
+bool vm_is_default_template(const struct api_VM *vm)
+{
+        if (vm->is_default_template)
+                return true;
+        for (size_t i = 0; i < vm->other_config.n; i++)
+                if (strcmp(vm->other_config.k[i].s, "default_template") == 0)
+                        return strcmp(vm->other_config.v[i].s, "true") == 0 ||
+                               strcmp(vm->other_config.v[i].s, "1") == 0;
+        return false;
 }
 
 static const char *op_name(int op)
@@ -180,7 +203,7 @@ static bool template_allows(int op, const struct api_VM *vm)
         case API_VM_OPERATIONS_PROVISION:
                 return true;
         case API_VM_OPERATIONS_DESTROY:
-                return !vm->is_default_template;
+                return !vm_is_default_template(vm);
         default:
                 return false;
         }
@@ -196,6 +219,24 @@ static bool snapshot_allows(int op)
         case API_VM_OPERATIONS_DESTROY:
         case API_VM_OPERATIONS_HARD_SHUTDOWN:
         case API_VM_OPERATIONS_METADATA_EXPORT:
+                return true;
+        default:
+                return false;
+        }
+}
+
+static bool control_domain_allows(int op)
+{
+        switch (op) {
+        case API_VM_OPERATIONS_DATA_SOURCE_OP:
+        case API_VM_OPERATIONS_CHANGING_MEMORY_LIVE:
+        case API_VM_OPERATIONS_AWAITING_MEMORY_LIVE:
+        case API_VM_OPERATIONS_METADATA_EXPORT:
+        case API_VM_OPERATIONS_CHANGING_DYNAMIC_RANGE:
+        case API_VM_OPERATIONS_CHANGING_MEMORY_LIMITS:
+        case API_VM_OPERATIONS_CHANGING_STATIC_RANGE:
+        case API_VM_OPERATIONS_START:
+        case API_VM_OPERATIONS_START_ON:
                 return true;
         default:
                 return false;
@@ -220,10 +261,10 @@ int vm_check_op(const char *ref, const struct api_VM *vm, int op, struct api_err
                         if (ok & (1u << order[i])) {
                                 if (expected[0])
                                         strcat(expected, ", ");
-                                strcat(expected, lower_state(order[i]));
+                                strcat(expected, vm_power_name(order[i]));
                         }
                 return api_error_set(err, "VM_BAD_POWER_STATE", ref, expected,
-                                     lower_state(vm->power_state), NULL);
+                                     vm_power_name(vm->power_state), NULL);
         }
         if (vm->current_operations.n > 0 && !allowed_concurrently(op, &vm->current_operations))
                 return concurrency_error(ref, &vm->current_operations, err);
@@ -231,17 +272,21 @@ int vm_check_op(const char *ref, const struct api_VM *vm, int op, struct api_err
                 return api_error_set(err, "VM_IS_TEMPLATE", ref, op_name(op), NULL);
         if (vm->is_a_snapshot && !snapshot_allows(op))
                 return api_error_set(err, "VM_IS_SNAPSHOT", ref, op_name(op), NULL);
+        /* XAPI's Api_errors.only_provision_template / only_revert_snapshot carry these codes */
         if (op == API_VM_OPERATIONS_PROVISION && !vm->is_a_template)
-                return api_error_set(err, "ONLY_PROVISION_TEMPLATE", NULL);
+                return api_error_set(err, "PROVISION_ONLY_ALLOWED_ON_TEMPLATE", NULL);
         if (op == API_VM_OPERATIONS_REVERT && !vm->is_a_snapshot)
-                return api_error_set(err, "ONLY_REVERT_SNAPSHOT", NULL);
-        if (vm->is_control_domain && op != API_VM_OPERATIONS_DATA_SOURCE_OP &&
-            op != API_VM_OPERATIONS_CHANGING_MEMORY_LIVE &&
-            op != API_VM_OPERATIONS_AWAITING_MEMORY_LIVE &&
-            op != API_VM_OPERATIONS_METADATA_EXPORT &&
-            op != API_VM_OPERATIONS_CHANGING_DYNAMIC_RANGE && op != API_VM_OPERATIONS_START)
-                return api_error_set(err, "OPERATION_NOT_ALLOWED",
-                                     "Operations on domain 0 are not allowed", NULL);
+                return api_error_set(err, "REVERT_ONLY_ALLOWED_ON_SNAPSHOT", NULL);
+        if (vm->is_control_domain) {
+                /* the only control domain here is the host's domain 0 */
+                if (op == API_VM_OPERATIONS_DESTROY || op == API_VM_OPERATIONS_CHANGING_VCPUS)
+                        return api_error_set(err, "OPERATION_NOT_ALLOWED",
+                                             "This operation is not allowed on dom0", NULL);
+                if (!control_domain_allows(op))
+                        return api_error_set(err, "OPERATION_NOT_ALLOWED",
+                                             "This operation is not allowed on a control domain",
+                                             NULL);
+        }
         /* no guest agent reports quiesce support */
         if (op == API_VM_OPERATIONS_SNAPSHOT_WITH_QUIESCE)
                 return api_error_set(err, "VM_SNAPSHOT_WITH_QUIESCE_NOT_SUPPORTED", ref, NULL);

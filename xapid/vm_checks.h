@@ -5,8 +5,10 @@
  * state (VM_BAD_POWER_STATE [vm, expected, actual], lowercase states, several expected
  * states joined by ", ") → other operations in progress (OTHER_OPERATION_IN_PROGRESS
  * ["VM", vm, op, task]) → template (VM_IS_TEMPLATE [vm, op]) → snapshot (VM_IS_SNAPSHOT
- * [vm, op]) → provision/revert on the wrong kind of VM → the control domain
- * (OPERATION_NOT_ALLOWED). */
+ * [vm, op]) → provision/revert on the wrong kind of VM (PROVISION_ONLY_ALLOWED_ON_TEMPLATE,
+ * REVERT_ONLY_ALLOWED_ON_SNAPSHOT) → the control domain (OPERATION_NOT_ALLOWED [reason]).
+ * The one implementation for every VM operation, lifecycle (vm_lifecycle.c, vm_devices.c)
+ * and storage (vm_clone.c, vm_create.c, vm_disks.c) alike. */
 #ifndef TS_XAPID_VM_CHECKS_H
 #define TS_XAPID_VM_CHECKS_H
 
@@ -16,6 +18,12 @@
 #include "api/model_gen.h"
 
 struct api_error;
+
+/* XAPI's lower-case power state name ("halted", "running" ...). */
+const char *vm_power_name(int power_state);
+
+/* XAPI's default-template test: is_default_template, or other_config:default_template true. */
+bool vm_is_default_template(const struct api_VM *vm);
 
 /* Bit (1 << API_VM_POWER_STATE_x) for each power state in which OP may run. */
 unsigned vm_op_power_states(int op, const struct api_VM *vm);

@@ -17,6 +17,7 @@
 #include "xapid/db.h"
 #include "xapid/rpc_value.h"
 #include "xapid/vm_job.h"
+#include "xapid/vm_checks.h"
 #include "xapid/vm_util.h"
 #include "xapid/xapi.h"
 
@@ -218,6 +219,7 @@ static int copy_finish(struct vm_job *j, struct api_error *err)
         }
         if (snapshot) /* the snapshot becomes the VM's parent */
                 db_set(db, src, API_VM_F_parent, &row->ref);
+        vmu_refresh_allowed(db, row); /* the new VM's own, as XAPI computes them for clones */
         j->result = dup(row->ref);
         log_info("VM %s: %s %s made (%zu disk(s))", s->uuid, menum_vm_operations.values[j->op],
                  ((struct api_VM *)row->rec)->uuid, j->n_made);
@@ -230,7 +232,7 @@ static int start_copy(struct api_ctx *ctx, const struct rpc_value *const *params
         struct db_row *row = vmu_param(ctx, &mclass_VM, params[1], err);
         if (row == NULL)
                 return -ENOENT;
-        int r = vmu_check_op(row, op, err);
+        int r = vm_check_op(row->ref, row->rec, op, err);
         if (r < 0)
                 return r;
         const char *sr = NULL;
@@ -321,7 +323,7 @@ static int revert_finish(struct vm_job *j, struct api_error *err)
         struct api_VM *vm = vmrow->rec;
         if (vm->power_state != API_VM_POWER_STATE_HALTED)
                 return api_error_set(err, "VM_BAD_POWER_STATE", vmrow->ref, "halted",
-                                     vmu_power_name(vm->power_state), NULL);
+                                     vm_power_name(vm->power_state), NULL);
         /* the VM's disks that the snapshot captured are replaced (and destroyed after) */
         for (size_t i = 0; i < vm->VBDs.n; i++) {
                 struct db_row *vbd = db_get(db, &mclass_VBD, vm->VBDs.v[i].s);
@@ -355,6 +357,7 @@ static int revert_finish(struct vm_job *j, struct api_error *err)
         }
         vm->power_state = API_VM_POWER_STATE_HALTED;
         db_touch(db, vmrow);
+        vmu_refresh_allowed(db, vmrow);
         db_set(db, vmrow, API_VM_F_parent, &snap->ref);
         log_info("VM %s reverted to snapshot %s", vm->uuid, s->uuid);
         return 0;
@@ -367,7 +370,7 @@ int h_VM_revert(struct api_ctx *ctx, const struct rpc_value *const *params, size
         struct db_row *row = vmu_param(ctx, &mclass_VM, params[1], err);
         if (row == NULL)
                 return -ENOENT;
-        int r = vmu_check_op(row, API_VM_OPERATIONS_REVERT, err);
+        int r = vm_check_op(row->ref, row->rec, API_VM_OPERATIONS_REVERT, err);
         if (r < 0)
                 return r;
         const struct api_VM *s = row->rec;
@@ -377,7 +380,7 @@ int h_VM_revert(struct api_ctx *ctx, const struct rpc_value *const *params, size
         const struct api_VM *target = vm->rec;
         if (target->power_state != API_VM_POWER_STATE_HALTED)
                 return api_error_set(err, "VM_BAD_POWER_STATE", vm->ref, "halted",
-                                     vmu_power_name(target->power_state), NULL);
+                                     vm_power_name(target->power_state), NULL);
         if (target->current_operations.n > 0) /* its disks are about to be replaced */
                 return api_error_set(err, "OTHER_OPERATION_IN_PROGRESS", "VM", vm->ref,
                                      menum_vm_operations.values[target->current_operations.v[0].e],

@@ -120,11 +120,11 @@ int h_VM_destroy(struct api_ctx *ctx, const struct rpc_value *const *params, siz
         struct db_row *row = vmu_param(ctx, &mclass_VM, params[1], err);
         if (row == NULL)
                 return -ENOENT;
-        int r = vmu_check_op(row, API_VM_OPERATIONS_DESTROY, err);
+        int r = vm_check_op(row->ref, row->rec, API_VM_OPERATIONS_DESTROY, err);
         if (r < 0)
                 return r;
         struct api_VM *vm = row->rec;
-        if (vmu_is_default_template(vm))
+        if (vm_is_default_template(vm))
                 return api_error_set(err, "VM_CANNOT_DELETE_DEFAULT_TEMPLATE", row->ref, NULL);
         struct db *db = ctx->db;
         /* its children now descend from its parent (XAPI rebases them) */

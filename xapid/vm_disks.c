@@ -19,6 +19,7 @@
 #include "xapid/rpc_value.h"
 #include "xapid/vbd.h"
 #include "xapid/vm_job.h"
+#include "xapid/vm_checks.h"
 #include "xapid/vm_util.h"
 #include "xapid/xapi.h"
 
@@ -126,6 +127,7 @@ static void stop_being_template(struct db *db, struct db_row *row)
                 vmu_set_str(&vm->metrics, vmu_new_metrics(db, NULL));
         }
         db_touch(db, row);
+        vmu_refresh_allowed(db, row);
 }
 
 #define MAX_DISKS 64
@@ -138,7 +140,7 @@ int h_VM_provision(struct api_ctx *ctx, const struct rpc_value *const *params, s
         struct db_row *row = vmu_param(ctx, &mclass_VM, params[1], err);
         if (row == NULL)
                 return -ENOENT;
-        int r = vmu_check_op(row, API_VM_OPERATIONS_PROVISION, err);
+        int r = vm_check_op(row->ref, row->rec, API_VM_OPERATIONS_PROVISION, err);
         if (r < 0)
                 return r;
         const struct api_VM *vm = row->rec;
@@ -210,7 +212,7 @@ int h_VM_set_is_a_template(struct api_ctx *ctx, const struct rpc_value *const *p
                 stop_being_template(ctx->db, row);
                 return 0;
         }
-        int r = vmu_check_op(row, API_VM_OPERATIONS_MAKE_INTO_TEMPLATE, err);
+        int r = vm_check_op(row->ref, row->rec, API_VM_OPERATIONS_MAKE_INTO_TEMPLATE, err);
         if (r < 0)
                 return r;
         struct db_row *m = db_get(ctx->db, &mclass_VM_metrics, vm->metrics);
@@ -219,5 +221,6 @@ int h_VM_set_is_a_template(struct api_ctx *ctx, const struct rpc_value *const *p
         vmu_set_str(&vm->metrics, VMU_NULL_REF);
         vm->is_a_template = true;
         db_touch(ctx->db, row);
+        vmu_refresh_allowed(ctx->db, row);
         return 0;
 }

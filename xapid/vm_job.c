@@ -12,6 +12,7 @@
 #include "xapid/rpc.h"
 #include "xapid/rpc_writer.h"
 #include "xapid/storage.h"
+#include "xapid/vm_lifecycle.h"
 #include "xapid/vm_util.h"
 #include "xapid/xapi.h"
 
@@ -98,6 +99,9 @@ static void job_cancel(void *arg)
 static void job_answer(struct vm_job *j)
 {
         vmu_op_end(j->x->db, j->vm, j->opkey);
+        struct db_row *vm = db_get(j->x->db, &mclass_VM, j->vm);
+        if (vm != NULL)
+                vms_operation_ended(j->x, ((struct api_VM *)vm->rec)->uuid);
         if (j->r < 0)
                 log_warnx("VM %s: %s failed: %s", j->vm, menum_vm_operations.values[j->op],
                           j->err.code ? j->err.code : "?");

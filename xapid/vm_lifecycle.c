@@ -919,6 +919,17 @@ static void wake_waiters(struct vmrt *rt)
         }
 }
 
+void vms_operation_ended(struct xapi *x, const char *uuid)
+{
+        if (x->vms == NULL)
+                return;
+        for (struct vmrt *rt = x->vms->buckets[hash(uuid)]; rt != NULL; rt = rt->next)
+                if (strcmp(rt->uuid, uuid) == 0) {
+                        wake_waiters(rt);
+                        return;
+                }
+}
+
 /* ---- API handlers --------------------------------------------------------------------------- */
 
 static struct db_row *vm_param(struct api_ctx *ctx, const struct rpc_value *v,

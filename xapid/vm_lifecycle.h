@@ -48,6 +48,11 @@ void vms_domd_peer(struct xapi *x, const struct msg_peer_info *peer, int up);
  * its domd (or the grace period is over): xapid reports ready only then. */
 void vms_when_reconciled(struct xapi *x, void (*done)(void *arg), void *arg);
 
+/* An operation done elsewhere (vm_job.c: clone, copy, snapshot, revert, provision) left the
+ * current_operations of VM UUID: lifecycle calls waiting for it get their turn now rather
+ * than at the end of their wait. */
+void vms_operation_ended(struct xapi *x, const char *uuid);
+
 /* For device and live changes (vm_devices.c): sends BODY to the domd of VM UUID, whose
  * reply (a ts.dom.Status) goes to CB.  -EHOSTUNREACH when that domd is not connected. */
 struct ProtobufCMessage;

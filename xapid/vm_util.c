@@ -13,6 +13,7 @@
 #include "xapid/api.h"
 #include "xapid/db.h"
 #include "xapid/rpc_value.h"
+#include "xapid/vm_checks.h"
 #include "xapid/xapi.h"
 
 LOG_MODULE(vm)
@@ -59,123 +60,10 @@ struct db_row *vmu_param(struct api_ctx *ctx, const struct mclass *c, const stru
         return row;
 }
 
-const char *vmu_power_name(int ps)
+void vmu_refresh_allowed(struct db *db, struct db_row *vm)
 {
-        switch (ps) {
-        case API_VM_POWER_STATE_HALTED:
-                return "halted";
-        case API_VM_POWER_STATE_PAUSED:
-                return "paused";
-        case API_VM_POWER_STATE_RUNNING:
-                return "running";
-        case API_VM_POWER_STATE_SUSPENDED:
-                return "suspended";
-        default:
-                return "unknown";
-        }
-}
-
-bool vmu_is_default_template(const struct api_VM *vm)
-{
-        const char *v = vmu_map_get(&vm->other_config, "default_template");
-        return vm->is_default_template ||
-               (v != NULL && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0));
-}
-
-/* The power states OP accepts, as a bit set of (1 << power state). */
-static unsigned allowed_states(const struct api_VM *vm, int op)
-{
-        const unsigned H = 1u << API_VM_POWER_STATE_HALTED, S = 1u << API_VM_POWER_STATE_SUSPENDED,
-                       all = H | S | 1u << API_VM_POWER_STATE_RUNNING |
-                             1u << API_VM_POWER_STATE_PAUSED;
-        switch (op) {
-        case API_VM_OPERATIONS_CLONE:
-        case API_VM_OPERATIONS_COPY:
-                return H | (vm->is_a_snapshot ? S : 0);
-        case API_VM_OPERATIONS_DESTROY:
-                return H | S;
-        case API_VM_OPERATIONS_PROVISION:
-        case API_VM_OPERATIONS_MAKE_INTO_TEMPLATE:
-                return H;
-        default: /* snapshot, revert */
-                return all;
-        }
-}
-
-/* XAPI's is_allowed_concurrently: copies go together, snapshots go together. */
-static bool concurrent_ok(int op, const struct mmap *cur)
-{
-        static const int copies[] = {API_VM_OPERATIONS_CLONE, API_VM_OPERATIONS_COPY,
-                                     API_VM_OPERATIONS_EXPORT};
-        static const int snaps[] = {API_VM_OPERATIONS_SNAPSHOT, API_VM_OPERATIONS_CHECKPOINT};
-        const int *groups[] = {copies, snaps};
-        const size_t sizes[] = {3, 2};
-        for (size_t g = 0; g < 2; g++) {
-                bool in = false;
-                for (size_t i = 0; i < sizes[g]; i++)
-                        in = in || groups[g][i] == op;
-                if (!in)
-                        continue;
-                bool all = true;
-                for (size_t k = 0; k < cur->n && all; k++) {
-                        bool found = false;
-                        for (size_t i = 0; i < sizes[g]; i++)
-                                found = found || groups[g][i] == cur->v[k].e;
-                        all = found;
-                }
-                if (all)
-                        return true;
-        }
-        return false;
-}
-
-int vmu_check_op(struct db_row *row, int op, struct api_error *err)
-{
-        const struct api_VM *vm = row->rec;
-        const char *opname = menum_vm_operations.values[op];
-        for (size_t i = 0; i < vm->blocked_operations.n; i++)
-                if (vm->blocked_operations.k[i].e == op)
-                        return api_error_set(err, "OPERATION_BLOCKED", row->ref,
-                                             vm->blocked_operations.v[i].s, NULL);
-        unsigned ok = allowed_states(vm, op);
-        if (!(ok & (1u << vm->power_state))) {
-                char expected[64] = "";
-                static const int order[] = {API_VM_POWER_STATE_HALTED, API_VM_POWER_STATE_PAUSED,
-                                            API_VM_POWER_STATE_SUSPENDED,
-                                            API_VM_POWER_STATE_RUNNING};
-                for (size_t i = 0; i < 4; i++)
-                        if (ok & (1u << order[i]))
-                                snprintf(expected + strlen(expected),
-                                         sizeof(expected) - strlen(expected), "%s%s",
-                                         expected[0] ? ", " : "", vmu_power_name(order[i]));
-                return api_error_set(err, "VM_BAD_POWER_STATE", row->ref, expected,
-                                     vmu_power_name(vm->power_state), NULL);
-        }
-        if (vm->current_operations.n > 0 && !concurrent_ok(op, &vm->current_operations))
-                return api_error_set(err, "OTHER_OPERATION_IN_PROGRESS", "VM", row->ref,
-                                     menum_vm_operations.values[vm->current_operations.v[0].e],
-                                     vm->current_operations.k[0].s, NULL);
-        if (vm->is_a_template && !vm->is_a_snapshot) {
-                bool allowed = op == API_VM_OPERATIONS_CLONE || op == API_VM_OPERATIONS_COPY ||
-                               op == API_VM_OPERATIONS_PROVISION ||
-                               (op == API_VM_OPERATIONS_DESTROY && !vmu_is_default_template(vm));
-                if (!allowed)
-                        return api_error_set(err, "VM_IS_TEMPLATE", row->ref, opname, NULL);
-        }
-        if (vm->is_a_snapshot && op != API_VM_OPERATIONS_REVERT && op != API_VM_OPERATIONS_CLONE &&
-            op != API_VM_OPERATIONS_COPY && op != API_VM_OPERATIONS_DESTROY)
-                return api_error_set(err, "VM_IS_SNAPSHOT", row->ref, opname, NULL);
-        if (op == API_VM_OPERATIONS_PROVISION && !vm->is_a_template)
-                return api_error_set(err, "PROVISION_ONLY_ALLOWED_ON_TEMPLATE", NULL);
-        if (op == API_VM_OPERATIONS_REVERT && !vm->is_a_snapshot)
-                return api_error_set(err, "REVERT_ONLY_ALLOWED_ON_SNAPSHOT", NULL);
-        if (vm->is_control_domain)
-                return api_error_set(err, "OPERATION_NOT_ALLOWED",
-                                     op == API_VM_OPERATIONS_DESTROY
-                                         ? "This operation is not allowed on dom0"
-                                         : "This operation is not allowed on a control domain",
-                                     NULL);
-        return 0;
+        if (vm_update_allowed_ops(vm->ref, vm->rec))
+                db_touch(db, vm);
 }
 
 void vmu_op_begin(struct db *db, struct db_row *vm, int op, const char *task, char *key,
@@ -192,6 +80,7 @@ void vmu_op_begin(struct db *db, struct db_row *vm, int op, const char *task, ch
         mmap_put(mclass_VM.fields[API_VM_F_current_operations].type,
                  &((struct api_VM *)vm->rec)->current_operations, &k, &op);
         db_touch(db, vm);
+        vmu_refresh_allowed(db, vm);
 }
 
 void vmu_op_end(struct db *db, const char *vm_ref, const char *key)
@@ -202,6 +91,8 @@ void vmu_op_end(struct db *db, const char *vm_ref, const char *key)
         if (mmap_remove(mclass_VM.fields[API_VM_F_current_operations].type,
                         &((struct api_VM *)vm->rec)->current_operations, &key))
                 db_touch(db, vm);
+        /* also after a failure, or a power state change made by the operation */
+        vmu_refresh_allowed(db, vm);
 }
 
 const char *vmu_new_metrics(struct db *db, const char *from)

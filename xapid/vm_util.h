@@ -1,6 +1,6 @@
 /* Helpers shared by the VM and VBD operations of the storage side (templates.c, vm_create.c,
- * vm_disks.c, vm_clone.c, vbd.c): record fields, XAPI's checks of a VM operation, the
- * current_operations marks of a running operation, and the rows that come with a VM. */
+ * vm_disks.c, vm_clone.c, vbd.c): record fields, the current_operations marks of a running
+ * operation, and the rows that come with a VM.  The checks themselves are vm_checks.h's. */
 #ifndef TS_XAPID_VM_UTIL_H
 #define TS_XAPID_VM_UTIL_H
 
@@ -31,16 +31,12 @@ struct db_row *vmu_param(struct api_ctx *ctx, const struct mclass *c, const stru
 /* The ref in V, "" if V is no string. */
 const char *vmu_str(const struct rpc_value *v);
 
-/* XAPI's lower-case power state name ("halted", "running" ...). */
-const char *vmu_power_name(int power_state);
+/* Recomputes VM's allowed_operations (vm_checks.c) and touches the row if they changed: for
+ * every change of its current_operations, power state or template/snapshot flags. */
+void vmu_refresh_allowed(struct db *db, struct db_row *vm);
 
-/* XAPI's check_operation_error for the operations done here (API_VM_OPERATIONS_CLONE, COPY,
- * SNAPSHOT, PROVISION, REVERT, DESTROY, MAKE_INTO_TEMPLATE), in XAPI's order: blocked, power state,
- * concurrent operations, template, snapshot, provision/revert applicability, control domain.
- * Returns 0 or -EINVAL with ERR set. */
-int vmu_check_op(struct db_row *vm, int op, struct api_error *err);
-
-/* Marks OP in VM's current_operations under KEY (the task, or a fresh ref): fills KEY. */
+/* Marks OP in VM's current_operations under KEY (the task, or a fresh ref): fills KEY.
+ * Both recompute allowed_operations, so clients see the operation in progress. */
 void vmu_op_begin(struct db *db, struct db_row *vm, int op, const char *task, char *key,
                   size_t keylen);
 void vmu_op_end(struct db *db, const char *vm_ref, const char *key);
@@ -55,8 +51,5 @@ void vmu_destroy_vbd(struct db *db, struct db_row *vbd);
 
 /* Makes the changes durable; failures are logged. */
 void vmu_commit(struct xapi *x);
-
-/* XAPI's other_config:default_template test. */
-bool vmu_is_default_template(const struct api_VM *vm);
 
 #endif

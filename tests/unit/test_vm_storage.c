@@ -15,6 +15,7 @@
 #include "xapid/db.h"
 #include "xapid/storage_ops.h"
 #include "xapid/vbd.h"
+#include "xapid/vm_checks.h"
 #include "xapid/vm_util.h"
 
 static struct db *db;
@@ -81,47 +82,48 @@ static void vm_checks(void **state)
 {
         struct api_error e = {0};
         struct db_row *running = vm(API_VM_POWER_STATE_RUNNING, false, false);
-        expect_error(vmu_check_op(running, API_VM_OPERATIONS_DESTROY, &e), &e, "VM_BAD_POWER_STATE",
-                     1, "halted, suspended");
-        expect_error(vmu_check_op(running, API_VM_OPERATIONS_CLONE, &e), &e, "VM_BAD_POWER_STATE",
-                     2, "running");
-        assert_int_equal(vmu_check_op(running, API_VM_OPERATIONS_SNAPSHOT, &e), 0);
+        expect_error(vm_check_op(running->ref, running->rec, API_VM_OPERATIONS_DESTROY, &e), &e,
+                     "VM_BAD_POWER_STATE", 1, "halted, suspended");
+        expect_error(vm_check_op(running->ref, running->rec, API_VM_OPERATIONS_CLONE, &e), &e,
+                     "VM_BAD_POWER_STATE", 2, "running");
+        assert_int_equal(vm_check_op(running->ref, running->rec, API_VM_OPERATIONS_SNAPSHOT, &e),
+                         0);
 
         struct db_row *halted = vm(API_VM_POWER_STATE_HALTED, false, false);
-        expect_error(vmu_check_op(halted, API_VM_OPERATIONS_PROVISION, &e), &e,
+        expect_error(vm_check_op(halted->ref, halted->rec, API_VM_OPERATIONS_PROVISION, &e), &e,
                      "PROVISION_ONLY_ALLOWED_ON_TEMPLATE", 0, NULL);
-        expect_error(vmu_check_op(halted, API_VM_OPERATIONS_REVERT, &e), &e,
+        expect_error(vm_check_op(halted->ref, halted->rec, API_VM_OPERATIONS_REVERT, &e), &e,
                      "REVERT_ONLY_ALLOWED_ON_SNAPSHOT", 0, NULL);
 
         struct db_row *tpl = vm(API_VM_POWER_STATE_HALTED, true, false);
-        assert_int_equal(vmu_check_op(tpl, API_VM_OPERATIONS_PROVISION, &e), 0);
-        assert_int_equal(vmu_check_op(tpl, API_VM_OPERATIONS_DESTROY, &e), 0);
-        expect_error(vmu_check_op(tpl, API_VM_OPERATIONS_SNAPSHOT, &e), &e, "VM_IS_TEMPLATE", 0,
-                     tpl->ref);
+        assert_int_equal(vm_check_op(tpl->ref, tpl->rec, API_VM_OPERATIONS_PROVISION, &e), 0);
+        assert_int_equal(vm_check_op(tpl->ref, tpl->rec, API_VM_OPERATIONS_DESTROY, &e), 0);
+        expect_error(vm_check_op(tpl->ref, tpl->rec, API_VM_OPERATIONS_SNAPSHOT, &e), &e,
+                     "VM_IS_TEMPLATE", 0, tpl->ref);
         vmu_map_put(&mclass_VM, API_VM_F_other_config, tpl->rec, "default_template", "true");
-        expect_error(vmu_check_op(tpl, API_VM_OPERATIONS_DESTROY, &e), &e, "VM_IS_TEMPLATE", 0,
-                     tpl->ref);
+        expect_error(vm_check_op(tpl->ref, tpl->rec, API_VM_OPERATIONS_DESTROY, &e), &e,
+                     "VM_IS_TEMPLATE", 0, tpl->ref);
 
         struct db_row *snap = vm(API_VM_POWER_STATE_HALTED, true, true);
-        assert_int_equal(vmu_check_op(snap, API_VM_OPERATIONS_REVERT, &e), 0);
-        expect_error(vmu_check_op(snap, API_VM_OPERATIONS_PROVISION, &e), &e, "VM_IS_SNAPSHOT", 0,
-                     snap->ref);
+        assert_int_equal(vm_check_op(snap->ref, snap->rec, API_VM_OPERATIONS_REVERT, &e), 0);
+        expect_error(vm_check_op(snap->ref, snap->rec, API_VM_OPERATIONS_PROVISION, &e), &e,
+                     "VM_IS_SNAPSHOT", 0, snap->ref);
 
         /* copies go together; a snapshot waits for a clone */
         char key[80];
         vmu_op_begin(db, halted, API_VM_OPERATIONS_CLONE, "OpaqueRef:task", key, sizeof(key));
         assert_string_equal(key, "OpaqueRef:task");
-        assert_int_equal(vmu_check_op(halted, API_VM_OPERATIONS_COPY, &e), 0);
-        expect_error(vmu_check_op(halted, API_VM_OPERATIONS_SNAPSHOT, &e), &e,
+        assert_int_equal(vm_check_op(halted->ref, halted->rec, API_VM_OPERATIONS_COPY, &e), 0);
+        expect_error(vm_check_op(halted->ref, halted->rec, API_VM_OPERATIONS_SNAPSHOT, &e), &e,
                      "OTHER_OPERATION_IN_PROGRESS", 2, "clone");
         vmu_op_end(db, halted->ref, key);
-        assert_int_equal(vmu_check_op(halted, API_VM_OPERATIONS_SNAPSHOT, &e), 0);
+        assert_int_equal(vm_check_op(halted->ref, halted->rec, API_VM_OPERATIONS_SNAPSHOT, &e), 0);
 
         struct api_VM *dom0 = model_record_new(&mclass_VM);
         dom0->is_control_domain = true;
         struct db_row *d0 = insert(&mclass_VM, dom0);
-        expect_error(vmu_check_op(d0, API_VM_OPERATIONS_DESTROY, &e), &e, "OPERATION_NOT_ALLOWED",
-                     0, "This operation is not allowed on dom0");
+        expect_error(vm_check_op(d0->ref, d0->rec, API_VM_OPERATIONS_DESTROY, &e), &e,
+                     "OPERATION_NOT_ALLOWED", 0, "This operation is not allowed on dom0");
 }
 
 static bool has(const struct mset *s, int v)
