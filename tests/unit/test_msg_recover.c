@@ -220,8 +220,8 @@ static void burst_of_peers(void **state)
 
 /* The server drops a peer whose heartbeats are far apart: it tells the peer at once, which
  * says Hello again long before its next heartbeat would have found out. */
-static int in_process_listed(struct fix *f, struct event_base *cb, const char *identity,
-                             int want, int ms)
+static int in_process_listed(struct fix *f, struct event_base *cb, const char *identity, int want,
+                             int ms)
 {
         uint64_t end = now_ms() + (uint64_t)ms;
         while ((msg_link_peer(f->srv, identity) != NULL) != want) {
