@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include <event2/event.h>
+#include <zmq.h>
 
 #include "common/msg.h"
 
@@ -260,6 +261,84 @@ static void dropped_peer_told_at_once(void **state)
         event_base_free(cb);
 }
 
+/* Any frame from an identity the server does not know gets a "say Hello again". */
+static void unknown_sender_told(void **state)
+{
+        struct fix *f = *state;
+        void *ctx = zmq_ctx_new();
+        void *s = zmq_socket(ctx, ZMQ_DEALER);
+        int zero = 0, ms = 50;
+        zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_setsockopt(s, ZMQ_RCVTIMEO, &ms, sizeof ms);
+        zmq_setsockopt(s, ZMQ_ROUTING_ID, "raw", 3);
+        char ep[128];
+        snprintf(ep, sizeof ep, "ipc://%s", f->path);
+        assert_int_equal(zmq_connect(s, ep), 0);
+        Ts__Peer__StatusReply ev = TS__PEER__STATUS_REPLY__INIT;
+        struct msg_header h = {.kind = TS__KIND__EVENT, .generation = 5, .sender = "raw"};
+        uint8_t *buf;
+        size_t len;
+        assert_int_equal(msg_encode(&h, &ev.base, &buf, &len), 0);
+        assert_int_equal(zmq_send(s, buf, len, 0), (int)len);
+        free(buf);
+        int told = 0;
+        uint64_t end = now_ms() + 3000;
+        while (!told && now_ms() < end) {
+                event_base_loop(f->base, EVLOOP_NONBLOCK);
+                uint8_t in[512];
+                int n = zmq_recv(s, in, sizeof in, ZMQ_DONTWAIT);
+                if (n <= 0) {
+                        usleep(1000);
+                        continue;
+                }
+                Ts__Envelope *env = NULL;
+                assert_int_equal(msg_decode(in, (size_t)n, &env, NULL), 0);
+                assert_int_equal(env->kind, TS__KIND__EVENT);
+                assert_string_equal(env->type, "ts.peer.Pong");
+                ProtobufCMessage *body = NULL;
+                assert_int_equal(msg_body_unpack(env, &ts__peer__pong__descriptor, &body), 0);
+                assert_false(((Ts__Peer__Pong *)body)->known);
+                protobuf_c_message_free_unpacked(body, NULL);
+                msg_envelope_free(env);
+                told = 1;
+        }
+        assert_true(told);
+        assert_int_equal(msg_link_counters(f->srv)->nudges, 1);
+        zmq_close(s);
+        zmq_ctx_term(ctx);
+}
+
+/* A client started long before the server keeps trying Hello about every second, not at its
+ * (long) heartbeat: it is listed soon after the server appears. */
+static void late_server(void **state)
+{
+        struct fix *f = *state;
+        struct msg_server_config sc = {.path = f->path, .peer_timeout_ms = 20000};
+        msg_link_free(f->srv);
+        unlink(f->path);
+        struct msg_client_config cc = {
+            .path = f->path, .identity = "domd/early", .role = "domd", .heartbeat_ms = 10000};
+        struct msg_link *cli = NULL;
+        assert_int_equal(msg_client_new(f->base, &cc, &cli), 0);
+        uint64_t end = now_ms() + 2500;
+        while (now_ms() < end) {
+                event_base_loop(f->base, EVLOOP_NONBLOCK);
+                usleep(1000);
+        }
+        assert_int_equal(msg_server_new(f->base, &sc, &f->srv), 0);
+        uint64_t t0 = now_ms();
+        assert_true(wait_listed(f, "domd/early", 1, 5000));
+        /* reconnection (≤ 1 s apart) plus a Hello retry (≤ 1 s apart), with some slack */
+        assert_true(now_ms() - t0 < 3000);
+        end = now_ms() + 2000;
+        while (!msg_link_announced(cli) && now_ms() < end) {
+                event_base_loop(f->base, EVLOOP_NONBLOCK);
+                usleep(1000);
+        }
+        assert_true(msg_link_announced(cli));
+        msg_link_free(cli);
+}
+
 int main(void)
 {
         signal(SIGPIPE, SIG_IGN);
@@ -267,6 +346,8 @@ int main(void)
             cmocka_unit_test_setup_teardown(stopped_peer_comes_back, setup_fast, teardown),
             cmocka_unit_test_setup_teardown(server_stall_peers_come_back, setup_fast, teardown),
             cmocka_unit_test_setup_teardown(dropped_peer_told_at_once, setup_fast, teardown),
+            cmocka_unit_test_setup_teardown(unknown_sender_told, setup_fast, teardown),
+            cmocka_unit_test_setup_teardown(late_server, setup_fast, teardown),
             cmocka_unit_test_setup_teardown(burst_of_peers, setup_burst, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
