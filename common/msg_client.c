@@ -92,6 +92,30 @@ static void on_pong(int status, const ProtobufCMessage *reply, const char *errte
         }
 }
 
+int msg_client_builtin(struct msg_link *l, const Ts__Envelope *env)
+{
+        if (env->kind != TS__KIND__EVENT || strcmp(env->type, ts__peer__pong__descriptor.name) != 0)
+                return 0;
+        ProtobufCMessage *body = NULL;
+        if (msg_body_unpack(env, &ts__peer__pong__descriptor, &body) < 0) {
+                l->counters.rejected[MSG_REJ_BAD_BODY]++;
+                msg_link_log_reject(l, env->sender, "unparsable Pong", -EBADMSG);
+                return 1;
+        }
+        int known = ((const Ts__Peer__Pong *)body)->known;
+        protobuf_c_message_free_unpacked(body, NULL);
+        if (known)
+                return 1;
+        /* The server dropped us (or never got our Hello).  A Hello in flight will do: the
+         * server handles it after the frame that made it send this. */
+        l->counters.nudges++;
+        if (l->announced)
+                server_lost(l, "it dropped us");
+        if (l->hello_inflight == 0)
+                send_hello(l);
+        return 1;
+}
+
 static void send_hello(struct msg_link *l)
 {
         Ts__Peer__Hello hello = TS__PEER__HELLO__INIT;
@@ -149,10 +173,11 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
                                     on_pong, l, 1);
         }
         /* While the connection is not up yet (ZMQ_IMMEDIATE refuses to queue), retry Hello
-         * quickly, backing off to the heartbeat interval. */
+         * quickly, backing off to a second at most (or the heartbeat if shorter): an
+         * unannounced peer is one xapid waits for, so it keeps trying, and soon. */
         int next = l->heartbeat_ms;
-        if (!l->announced && l->hello_failures > 0 && l->hello_failures < 8) {
-                int quick = 1 << l->hello_failures; /* 4, 8, … ms: usually up at once */
+        if (!l->announced && l->hello_failures > 0) {
+                int quick = 1 << (l->hello_failures < 10 ? l->hello_failures : 10); /* 4 ms… */
                 next = quick < next ? quick : next;
         }
         schedule_tick(l, next);

@@ -48,6 +48,7 @@ struct msg_counters {
         uint64_t tx;        /* frames sent */
         uint64_t tx_failed; /* sends refused (peer unknown, not connected, queue full) */
         uint64_t timeouts;  /* requests that got no reply in time */
+        uint64_t nudges;    /* "say Hello again" sent (server) or acted on (client) */
         uint64_t rejected[MSG_REJ__COUNT];
 };
 

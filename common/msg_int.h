@@ -107,6 +107,10 @@ uint64_t msg_server_peer_gen(struct msg_link *l, const char *identity);
 void msg_server_touch(struct msg_link *l, const char *identity, uint64_t generation);
 /* Server: handles Hello and Ping; returns 1 if ENV was one of them. */
 int msg_server_builtin(struct msg_link *l, const struct msg_origin *from, const Ts__Envelope *env);
+/* Server: tells IDENTITY it is not a known peer, so that it says Hello again. */
+void msg_server_nudge(struct msg_link *l, const char *identity);
+/* Client: handles the server's "say Hello again"; returns 1 if ENV was one. */
+int msg_client_builtin(struct msg_link *l, const Ts__Envelope *env);
 /* Client: a fresh frame from the server with generation GEN arrived. */
 void msg_client_seen(struct msg_link *l, uint64_t gen);
 

@@ -243,6 +243,10 @@ static void dispatch_incoming(struct msg_link *l, const struct msg_origin *from,
 {
         if (l->is_server && msg_server_builtin(l, from, env))
                 return;
+        if (!l->is_server && msg_client_builtin(l, env))
+                return;
+        if (l->is_server && msg_server_peer_gen(l, from->peer) == 0)
+                msg_server_nudge(l, from->peer); /* served, but it should say Hello again */
         struct msg_handler *h = l->handlers;
         while (h != NULL && strcmp(h->d->name, env->type) != 0)
                 h = h->next;
@@ -297,6 +301,8 @@ static void handle_frame(struct msg_link *l, const char *identity, const uint8_t
                 msg_client_seen(l, env->generation);
 
         if (env->kind == TS__KIND__REPLY) {
+                if (l->is_server && peer_gen == 0)
+                        msg_server_nudge(l, identity); /* a peer we dropped is still there */
                 struct msg_pending *p = pending_take(l, env->request_id, peer);
                 if (p != NULL) { /* gone if msg_client_seen() failed it just now */
                         complete_reply(l, p, env);

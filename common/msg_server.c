@@ -163,8 +163,25 @@ int msg_server_builtin(struct msg_link *l, const struct msg_origin *from, const 
         pong.generation = l->generation;
         pong.known = p != NULL && p->info.generation == from->generation;
         msg_link_reply(l, from, &pong.base);
+        if (!pong.known)
+                msg_server_nudge(l, from->peer); /* in case the reply comes too late */
         protobuf_c_message_free_unpacked(body, NULL);
         return 1;
+}
+
+/* Tells IDENTITY that we do not know it (any more): a Pong{known=false} sent as an EVENT, so
+ * the peer says Hello again at once, instead of at its next heartbeat (or never, should every
+ * reply to its Pings arrive after it stopped waiting).  Best effort: if the connection is
+ * gone, the peer finds out from its own heartbeats. */
+void msg_server_nudge(struct msg_link *l, const char *identity)
+{
+        Ts__Peer__Pong pong = TS__PEER__PONG__INIT;
+        pong.generation = l->generation;
+        pong.known = 0;
+        struct msg_header h = {
+            .kind = TS__KIND__EVENT, .generation = l->generation, .sender = l->identity};
+        if (msg_link_send(l, identity, &h, &pong.base) == 0)
+                l->counters.nudges++;
 }
 
 static void on_sweep(evutil_socket_t fd, short what, void *arg)
@@ -182,6 +199,9 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
                 log_info("peer %s silent for %llu ms: dropped", p->info.identity,
                          (unsigned long long)(now - p->info.last_seen_ms));
                 msg_link_fail_pending(l, p->info.identity, -ECONNRESET, 0, 0);
+                /* Silent is not dead (a starved or stopped process): if it is still there,
+                 * it gets this when it runs again and announces itself anew. */
+                msg_server_nudge(l, p->info.identity);
                 if (l->peer_fn != NULL)
                         l->peer_fn(l, &p->info, 0, l->peer_arg);
                 peer_free(p);
