@@ -20,7 +20,7 @@ int domd_print_host_info(FILE *out)
                 "backend=%s\nhypervisor=%s\nhypervisor_version=%s\ntotal_memory=%llu\n"
                 "free_memory=%llu\nnr_cpus=%u\ncpu_speed_mhz=%u\n",
                 hi.backend, hi.hypervisor_name, hi.hypervisor_version,
-                (unsigned long long)hi.total_memory, (unsigned long long)hi.free_memory,
-                hi.nr_cpus, hi.cpu_speed_mhz);
+                (unsigned long long)hi.total_memory, (unsigned long long)hi.free_memory, hi.nr_cpus,
+                hi.cpu_speed_mhz);
         return fflush(out) == 0 ? 0 : -EIO;
 }
