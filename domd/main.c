@@ -23,6 +23,7 @@
 #include "common/proctitle.h"
 #include "common/uuid.h"
 #include "domd/domd.h"
+#include "domd/host_info_print.h"
 #include "version.h"
 
 LOG_MODULE(domd)
@@ -293,6 +294,13 @@ int main(int argc, char **argv)
         struct domd *m = calloc(1, sizeof(*m));
         if (m == NULL)
                 return 1;
+        if (argc == 2 && strcmp(argv[1], "--host-info") == 0) {
+                int r = domd_print_host_info(stdout);
+                if (r < 0)
+                        fprintf(stderr, "domd --host-info: %s\n", strerror(-r));
+                free(m);
+                return r < 0 ? 1 : 0;
+        }
         daemon_init(&m->d, "domd", schema, argc, argv);
         if (m->d.instance == NULL || !uuid_is_valid(m->d.instance))
                 fatalx("domd needs --vm <uuid> of the VM it supervises");

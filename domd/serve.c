@@ -140,7 +140,7 @@ static int spec_from_proto(const Ts__Dom__Spec *p, struct spec_buf *b)
         b->s.kernel = p->kernel;
         b->s.ramdisk = p->ramdisk;
         b->s.cmdline = p->cmdline;
-        b->kv = calloc(p->n_platform + p->n_other_config + 1, sizeof(*b->kv));
+        b->kv = calloc(p->n_platform + p->n_other_config + p->n_xenstore_data + 1, sizeof(*b->kv));
         if (b->kv == NULL)
                 return -ENOMEM;
         for (size_t i = 0; i < p->n_platform; i++)
@@ -148,8 +148,13 @@ static int spec_from_proto(const Ts__Dom__Spec *p, struct spec_buf *b)
         for (size_t i = 0; i < p->n_other_config; i++)
                 b->kv[p->n_platform + i] =
                     (struct hv_kv){p->other_config[i]->key, p->other_config[i]->value};
+        size_t xs_at = p->n_platform + p->n_other_config;
+        for (size_t i = 0; i < p->n_xenstore_data; i++)
+                b->kv[xs_at + i] =
+                    (struct hv_kv){p->xenstore_data[i]->key, p->xenstore_data[i]->value};
         b->s.platform = (struct hv_map){b->kv, p->n_platform};
         b->s.other_config = (struct hv_map){b->kv + p->n_platform, p->n_other_config};
+        b->s.xenstore_data = (struct hv_map){b->kv + xs_at, p->n_xenstore_data};
         return 0;
 }
 

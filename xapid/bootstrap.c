@@ -215,6 +215,8 @@ static void fill_host_facts(struct api_host *h, const struct bootstrap_facts *fa
         put_kv(c, h, "software_version", "linux", u.release);
         put_kv(c, h, "software_version", "hypervisor", facts->hypervisor);
         put_kv(c, h, "software_version", "xen", facts->hypervisor_version);
+        if (facts->hv_backend != NULL)
+                put_kv(c, h, "software_version", "hv_backend", facts->hv_backend);
         put_kv_int(c, h, "cpu_info", "cpu_count", ci->count);
         put_kv_int(c, h, "cpu_info", "socket_count", 1);
         put_kv(c, h, "cpu_info", "vendor", ci->vendor);
@@ -311,6 +313,8 @@ int bootstrap(struct xapi *x, const struct bootstrap_facts *facts)
         }
         struct cpuinfo ci;
         read_cpuinfo(&ci);
+        if (facts->nr_cpus > 0) /* dom0 sees only its own vCPUs */
+                ci.count = (int)facts->nr_cpus;
         char hostname[256] = "localhost", address[64];
         gethostname(hostname, sizeof(hostname) - 1);
         primary_address(address, sizeof(address));

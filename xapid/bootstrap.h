@@ -16,6 +16,8 @@ struct bootstrap_facts {
         int64_t dom0_memory;            /* bytes */
         const char *hypervisor;         /* "xen", "sim" … (software_version:hypervisor) */
         const char *hypervisor_version; /* software_version:xen */
+        const char *hv_backend;         /* software_version:hv_backend when not NULL */
+        unsigned nr_cpus;               /* the hypervisor's count; 0: /proc/cpuinfo's */
 };
 
 /* Memory from /proc/meminfo; hypervisor "none" until a backend reports. */

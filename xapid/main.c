@@ -29,6 +29,7 @@
 #include "xapid/task.h"
 #include "xapid/templates.h"
 #include "xapid/vm_lifecycle.h"
+#include "xapid/xen_host_facts.h"
 #include "xapid/xapi.h"
 
 LOG_MODULE(xapid)
@@ -320,6 +321,16 @@ static void open_store(struct xapid *a)
                 f.dom0_memory = 1024LL * 1024 * 1024;
                 f.memory_free = f.memory_total - f.dom0_memory;
                 f.hypervisor_version = "4.17.0-sim";
+        }
+        struct xen_host_facts xf;
+        if (xen && xen_host_facts_read(cfg_get_str(a->d.cfg, "vm.domd_path"), &xf) == 0) {
+                f.hypervisor_version = xf.hypervisor_version;
+                f.hv_backend = xf.backend;
+                f.memory_total = (int64_t)xf.total_memory;
+                f.memory_free = (int64_t)xf.free_memory;
+                f.nr_cpus = xf.nr_cpus;
+        } else if (xen) {
+                log_warnx("domd --host-info failed: host facts from dom0's view");
         }
         r = bootstrap(&a->x, &f);
         if (r < 0)

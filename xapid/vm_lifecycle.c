@@ -67,6 +67,7 @@ struct call {
         bool tracked;
         bool clean_failed; /* K_SHUTDOWN: the clean part failed, now hard */
         bool disks_ready;  /* the VDIs are attached (calls that build a domain) */
+        bool domd_retried; /* the domd went away under the call: it waited for another */
         struct vm_disk_set *disks;
         bool image_ready; /* suspend/resume: the image VDI is attached at image_path */
         char *image_path, *image_vdi;
@@ -546,6 +547,8 @@ static void call_done(struct call *c, int r, struct api_error *err)
 
 static void on_status(int status, const ProtobufCMessage *reply, const char *errtext, void *arg);
 
+static int wait_for_domd(struct call *c);
+
 static int send_request(struct call *c, const ProtobufCMessage *body, struct api_error *err)
 {
         struct xapi *x = c->v->x;
@@ -553,6 +556,14 @@ static int send_request(struct call *c, const ProtobufCMessage *body, struct api
         identity(c->rt, id);
         int r = msg_link_request(x->msg, id, body, &ts__dom__status__descriptor, DOMD_TIMEOUT,
                                  on_status, c);
+        if (r == -EHOSTUNREACH && !c->domd_retried && c->rt->pending == NULL) {
+                /* The domd exited (or is exiting) since it last spoke, e.g. after destroying
+                 * its domain for a suspend: wait for a fresh one, once. */
+                log_info("vm %s: its domd went away; waiting for another", c->rt->uuid);
+                c->domd_retried = true;
+                c->rt->domd_up = false;
+                return wait_for_domd(c);
+        }
         if (r < 0)
                 return api_error_set(err, "INTERNAL_ERROR", "the VM's domd cannot be reached",
                                      NULL);
@@ -707,11 +718,20 @@ static void start_domd(struct vms *v, struct vmrt *rt)
 static int call_run(struct call *c, struct api_error *err)
 {
         struct vmrt *rt = c->rt;
-        struct vms *v = c->v;
         rt->op = c;
         if (rt->domd_up)
                 return call_send(c, err);
+        return wait_for_domd(c);
+}
+
+/* C goes on once the VM's domd (started now unless on its way) has said Hello. */
+static int wait_for_domd(struct call *c)
+{
+        struct vmrt *rt = c->rt;
+        struct vms *v = c->v;
         rt->pending = c;
+        if (c->timer != NULL)
+                event_free(c->timer);
         c->timer = evtimer_new(v->x->base, on_domd_timeout, c);
         struct timeval tv = {v->cfg.domd_connect_ms / 1000, (v->cfg.domd_connect_ms % 1000) * 1000};
         if (c->timer == NULL || evtimer_add(c->timer, &tv) < 0)
