@@ -126,13 +126,20 @@ try:
         ok(s.VM.start(sid, vm, False, False))
         running_with_marker(vm, uuid, "xapipv")
 
-    with t.case("VM.clean_reboot: a new domid, Running"):
+    with t.case("VM.clean_reboot: a new domid, Running, the new boot's guest up"):
         before = domid(vm)
-        n = console(uuid).count("GUEST-MARKER: xapipv up")
+        old = console(uuid)
         ok(s.VM.clean_reboot(sid, vm))
         wait(lambda: power(vm) == "Running" and domid(vm) not in (before, -1), "new domain")
-        wait(lambda: console(uuid).count("GUEST-MARKER: xapipv up") > n or
-             "GUEST-MARKER: xapipv up" in console(uuid), "marker after reboot")
+
+        def rebooted_guest_up():
+            # the console may go on from the old boot's text or start afresh
+            c = console(uuid)
+            new = c[len(old):] if c.startswith(old) else c
+            mark = "GUEST-MARKER: xapipv up"
+            return mark in new and "GUEST-HEARTBEAT" in new.split(mark)[-1]
+        # a guest still booting cannot answer the suspend request that follows
+        wait(rebooted_guest_up, "the rebooted guest's marker and heartbeat")
 
     with t.case("VM.suspend: Suspended with a suspend VDI; resume: Running"):
         ok(s.VM.suspend(sid, vm))
