@@ -86,6 +86,8 @@ uint64_t msg_default_generation(void);
 /* Common set-up of a link on BASE with a socket of ZMQ type TYPE (ctx, sock, ev_read). */
 int msg_link_init(struct msg_link *l, struct event_base *base, int type, const char *identity,
                   uint64_t generation);
+/* Checks the socket for frames on the next loop iteration, whatever ZMQ_FD said. */
+void msg_link_poll(struct msg_link *l);
 /* Sends one envelope (TO: routing id, server only).  Returns 0 or -errno. */
 int msg_link_send(struct msg_link *l, const char *to, const struct msg_header *h,
                   const ProtobufCMessage *body);

@@ -56,6 +56,11 @@ static void kick(struct msg_link *l)
                 event_active(l->ev_read, EV_READ, 0);
 }
 
+void msg_link_poll(struct msg_link *l)
+{
+        kick(l);
+}
+
 int msg_link_send(struct msg_link *l, const char *to, const struct msg_header *h,
                   const ProtobufCMessage *body)
 {

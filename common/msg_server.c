@@ -187,6 +187,9 @@ void msg_server_nudge(struct msg_link *l, const char *identity)
 static void on_sweep(evutil_socket_t fd, short what, void *arg)
 {
         struct msg_link *l = arg;
+        /* ZMQ_FD only signals edges; should one ever be missed, the frames waiting would
+         * make every peer look silent: drain the socket now and then anyway. */
+        msg_link_poll(l);
         uint64_t now = msg_now_ms();
         for (struct msg_peer **pp = &l->peers; *pp;) {
                 struct msg_peer *p = *pp;
