@@ -82,6 +82,8 @@ def main():
     ap.add_argument("--idle", type=float, default=10)
     ap.add_argument("--heartbeat", default="5s", help="vm.domd_heartbeat (default 5s)")
     ap.add_argument("--peer-timeout", default="20s", help="msg.peer_timeout (default 20s)")
+    ap.add_argument("--spares", type=int, default=None,
+                    help="vm.domd_spares: idle domds kept ready (default: xapid's)")
     a = ap.parse_args()
     n = a.vms
     # A thousand domds pinging every second keep xapid and the machine busy for nothing:
@@ -89,7 +91,8 @@ def main():
     # --print-config): domds ping every 5 s, xapid drops one after 20 s of silence.
     os.environ.setdefault("TS_STACK_XAPID_EXTRA",
                           "\n[vm]\ndomd_heartbeat = %s\n[msg]\npeer_timeout = %s\n" %
-                          (a.heartbeat, a.peer_timeout))
+                          (a.heartbeat, a.peer_timeout) +
+                          ("[vm]\ndomd_spares = %d\n" % a.spares if a.spares is not None else ""))
     st = Stack("bench-vmstart")
     st.up()
     try:

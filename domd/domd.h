@@ -53,10 +53,18 @@ struct domd {
         char vif_uuids[DOMD_MAX_DEVS][40];
         char nic_ifnames[DOMD_MAX_DEVS][16];
         unsigned n_nics;
+        /* a spare (main.c): started before any VM needs it, it becomes one VM's domd when
+         * xapid sends it that VM's Build */
+        bool spare;
+        struct msg_link *spare_link; /* the spare's own link, freed soon after the take */
+        struct event *spare_free_ev;
 };
 
 /* serve.c */
 void domd_register_handlers(struct domd *m);
+/* The Build request's handler (a spare calls it once it has taken the VM's identity). */
+int domd_on_build(struct msg_link *l, const struct msg_origin *from, const ProtobufCMessage *body,
+                  void *arg);
 /* The domain's status as a reply; the strings it points to live in M or are static. */
 void domd_status(struct domd *m, Ts__Dom__Status *st, char state_buf[16], char reason_buf[16]);
 /* Called by the watch for every change of the domain (INFO NULL: it is gone). */
@@ -69,5 +77,15 @@ void domd_save_state(struct domd *m);
 void domd_set_title(struct domd *m);
 void domd_arm_timer(struct domd *m);
 void domd_watch_domain(struct domd *m);
+/* A spare takes VM UUID's identity: files, control socket, title, and any domain of the VM
+ * left behind (adopted).  Returns 0 or -EINVAL. */
+int domd_become(struct domd *m, const char *uuid);
+
+/* spare.c */
+/* True for a spare's instance name: "spare-" and 8 hex digits. */
+bool domd_spare_name_ok(const char *name);
+/* A spare listens for the Build that gives it its VM, and exits when it loses xapid. */
+void domd_spare_init(struct domd *m);
+void domd_spare_fini(struct domd *m);
 
 #endif

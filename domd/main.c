@@ -6,7 +6,10 @@
  * restarted after a crash or a SIGKILL).  RUN_DIR/domd/<uuid>.state remembers the domid and
  * name; when it names a domain that is gone, domd announces the VM as vanished.
  * domd exits once its domain is destroyed, and when it has had no domain for
- * domd.idle_exit (a failed build, or adoption of nothing). */
+ * domd.idle_exit (a failed build, or adoption of nothing).
+ *
+ * Spares: `domd --vm spare-XXXXXXXX` starts with no VM (spare.c); it becomes the domd of
+ * the VM whose Build xapid sends it, through domd_become() below. */
 #include <errno.h>
 #include <event2/event.h>
 #include <stdio.h>
@@ -96,7 +99,9 @@ static const char *state_word(struct domd *m)
 
 void domd_set_title(struct domd *m)
 {
-        if (m->have_domain)
+        if (m->spare)
+                proctitle_set("domd: %s idle", m->d.instance);
+        else if (m->have_domain)
                 proctitle_set("domd: vm %.8s… domid %u %s", m->d.instance, m->domid, state_word(m));
         else
                 proctitle_set("domd: vm %.8s… no domain", m->d.instance);
@@ -208,6 +213,11 @@ static void cmd_status(struct ctl_req *req, int argc, char **argv, void *ctx)
         char link[256];
         daemon_link_status(&m->d, link, sizeof(link));
         long up = (long)(time(NULL) - m->started);
+        if (m->spare) {
+                ctl_replyf(req, CTL_OK, "spare %s: no VM yet pid %ld up %lds\nbackend %s\n%s",
+                           m->d.instance, (long)getpid(), up, hv_backend_name(m->hv), link);
+                return;
+        }
         if (!m->have_domain) {
                 ctl_replyf(
                     req, CTL_OK, "vm %s name \"%s\" no domain pid %ld up %lds\nbackend %s\n%s",
@@ -289,6 +299,46 @@ static void adopt(struct domd *m)
         }
 }
 
+/* The files and control socket named after m->d.instance: RUN_DIR/domd/<instance>.state,
+ * .pid, .ctl (a spare renames them all when it becomes a VM's domd). */
+static void open_identity(struct domd *m)
+{
+        char dir[2048], ctl_name[128];
+        snprintf(dir, sizeof(dir), "%s/domd", m->d.run_dir);
+        mkdir(dir, 0700);
+        snprintf(m->state_path, sizeof(m->state_path), "%s/%s.state", dir, m->d.instance);
+        snprintf(m->pid_path, sizeof(m->pid_path), "%s/%s.pid", dir, m->d.instance);
+        FILE *pf = fopen(m->pid_path, "w");
+        if (pf != NULL) {
+                fprintf(pf, "%ld\n", (long)getpid());
+                fclose(pf);
+        }
+        snprintf(ctl_name, sizeof(ctl_name), "domd/%s", m->d.instance);
+        int r = daemon_open_ctl(&m->d, ctl_name, cmd_status, m);
+        if (r < 0)
+                fatalx("control socket: %s", strerror(-r));
+        ctl_register(m->d.ctl, "devices", "", cmd_devices, m);
+        ctl_register(m->d.ctl, "console", "", cmd_console, m);
+}
+
+int domd_become(struct domd *m, const char *uuid)
+{
+        if (!m->spare || !uuid_is_valid(uuid))
+                return -EINVAL;
+        ctl_server_free(m->d.ctl);
+        m->d.ctl = NULL;
+        unlink(m->pid_path);
+        log_info("%s becomes the domd of vm %s", m->uuid, uuid);
+        snprintf(m->uuid, sizeof(m->uuid), "%s", uuid);
+        m->d.instance = m->uuid;
+        m->spare = false;
+        m->started = time(NULL);
+        open_identity(m);
+        adopt(m); /* as a domd started for the VM would: a domain left behind is kept */
+        domd_set_title(m);
+        return 0;
+}
+
 int main(int argc, char **argv)
 {
         struct domd *m = calloc(1, sizeof(*m));
@@ -302,8 +352,9 @@ int main(int argc, char **argv)
                 return r < 0 ? 1 : 0;
         }
         daemon_init(&m->d, "domd", schema, argc, argv);
-        if (m->d.instance == NULL || !uuid_is_valid(m->d.instance))
-                fatalx("domd needs --vm <uuid> of the VM it supervises");
+        m->spare = m->d.instance != NULL && domd_spare_name_ok(m->d.instance);
+        if (m->d.instance == NULL || (!m->spare && !uuid_is_valid(m->d.instance)))
+                fatalx("domd needs --vm <uuid> of the VM it supervises (or spare-XXXXXXXX)");
         /* a copy: the process title reuses the memory of argv */
         snprintf(m->uuid, sizeof(m->uuid), "%s", m->d.instance);
         m->d.instance = m->uuid;
@@ -315,27 +366,16 @@ int main(int argc, char **argv)
         int r = hv_open(&hc, &m->hv);
         if (r < 0)
                 fatalx("hypervisor backend: %s", strerror(-r));
-        char dir[2048], ctl_name[128], identity[128];
-        snprintf(dir, sizeof(dir), "%s/domd", m->d.run_dir);
-        mkdir(dir, 0700);
-        snprintf(m->state_path, sizeof(m->state_path), "%s/%s.state", dir, m->d.instance);
-        snprintf(m->pid_path, sizeof(m->pid_path), "%s/%s.pid", dir, m->d.instance);
-        FILE *pf = fopen(m->pid_path, "w");
-        if (pf != NULL) {
-                fprintf(pf, "%ld\n", (long)getpid());
-                fclose(pf);
-        }
-        snprintf(ctl_name, sizeof(ctl_name), "domd/%s", m->d.instance);
-        snprintf(identity, sizeof(identity), "domd/%s", m->d.instance);
-        r = daemon_open_ctl(&m->d, ctl_name, cmd_status, m);
-        if (r < 0)
-                fatalx("control socket: %s", strerror(-r));
-        ctl_register(m->d.ctl, "devices", "", cmd_devices, m);
-        ctl_register(m->d.ctl, "console", "", cmd_console, m);
+        open_identity(m);
         m->timer = event_new(m->d.base, -1, 0, on_timer, m);
         m->exit_ev = event_new(m->d.base, -1, 0, on_exit_ev, m);
         if (m->timer == NULL || m->exit_ev == NULL)
                 fatalx("out of memory");
+        char identity[128];
+        if (m->spare)
+                snprintf(identity, sizeof(identity), "%s", m->d.instance);
+        else
+                snprintf(identity, sizeof(identity), "domd/%s", m->d.instance);
         struct msg_client_config cc = {.path = m->d.msg_path,
                                        .identity = identity,
                                        .role = "domd",
@@ -346,7 +386,8 @@ int main(int argc, char **argv)
         if (r < 0)
                 fatalx("cannot connect to xapid at %s: %s", m->d.msg_path, strerror(-r));
         msg_link_set_state(m->d.link, "backend", hv_backend_name(m->hv));
-        adopt(m);
+        if (!m->spare)
+                adopt(m);
         if (m->have_domain) {
                 char domid[16];
                 snprintf(domid, sizeof(domid), "%u", m->domid);
@@ -363,9 +404,12 @@ int main(int argc, char **argv)
                 msg_link_set_state(m->d.link, "state", "none");
         }
         domd_register_handlers(m);
+        if (m->spare)
+                domd_spare_init(m);
         domd_set_title(m);
-        domd_arm_timer(m);
-        daemon_ready(&m->d, "supervising");
+        if (!m->spare)
+                domd_arm_timer(m); /* a spare waits for a VM, or for xapid to go */
+        daemon_ready(&m->d, m->spare ? "spare" : "supervising");
         r = daemon_run(&m->d);
         log_info("stopped");
         if (!m->have_domain)
@@ -376,6 +420,7 @@ int main(int argc, char **argv)
                 event_free(m->poll_ev);
         event_free(m->timer);
         event_free(m->exit_ev);
+        domd_spare_fini(m);
         hv_close(m->hv);
         daemon_fini(&m->d);
         free(m);

@@ -292,8 +292,8 @@ static bool need_domain(struct domd *m, struct reply *r)
         return false;
 }
 
-static int on_build(struct msg_link *l, const struct msg_origin *from, const ProtobufCMessage *body,
-                    void *arg)
+int domd_on_build(struct msg_link *l, const struct msg_origin *from, const ProtobufCMessage *body,
+                  void *arg)
 {
         struct domd *m = arg;
         const Ts__Dom__Build *req = (const Ts__Dom__Build *)body;
@@ -667,7 +667,7 @@ void domd_register_handlers(struct domd *m)
                 const ProtobufCMessageDescriptor *d;
                 msg_handler_fn fn;
         } t[] = {
-            {&ts__dom__build__descriptor, on_build},
+            {&ts__dom__build__descriptor, domd_on_build},
             {&ts__dom__pause__descriptor, on_pause},
             {&ts__dom__unpause__descriptor, on_unpause},
             {&ts__dom__shutdown__descriptor, on_shutdown},

@@ -4,7 +4,13 @@
  * has exec'd, milliseconds that xapid's event loop should not wait (a boot storm starts a
  * thousand domds).  The children list is shared with the SIGCHLD handler under a mutex;
  * an entry exists (pid 0) from the request on, so a second request for the same VM sees
- * it. */
+ * it.
+ *
+ * Spares are children too, named "spare-XXXXXXXX" (random) instead of a VM uuid, ready once
+ * their Hello arrived.  A take renames the entry after the VM, so from then on it is that
+ * VM's domd for domd_spawn_running() and the exit report.  The pool is refilled from a timer
+ * on the loop: after a take (the exec then runs on the spawning thread, not in the call), and
+ * a while after a spare died (so a domd that cannot start does not spin). */
 #include "xapid/domd_spawn.h"
 
 #include <errno.h>
@@ -31,8 +37,10 @@ extern char **environ;
 struct child {
         pid_t pid; /* 0 until the thread has spawned it */
         unsigned long seq;
-        char uuid[UUID_STR_LEN];
+        char uuid[UUID_STR_LEN]; /* the VM, or the spare's name */
         bool via_systemctl;
+        bool spare; /* not taken yet */
+        bool ready; /* spare: it said Hello */
 };
 
 struct domd_spawner {
@@ -53,15 +61,23 @@ struct domd_spawner {
         bool stop;
         pthread_t thread;
         bool have_thread;
+        /* spares (loop thread) */
+        struct event *refill;
+        unsigned spare_target;
 };
 
-static void spawn_one(struct domd_spawner *s, const char *uuid, pid_t *pid_out)
+#define SPARE_REFILL_MS      5    /* after a take: once the call has its answer, usually */
+#define SPARE_RESPAWN_MS     1000 /* after a spare died */
+#define SPARE_NAME_PREFIX    "spare-"
+#define SPARE_NAME_HEX       8
+
+static void spawn_one(struct domd_spawner *s, const char *uuid, bool spare, pid_t *pid_out)
 {
         const char *argv[64];
         size_t n = 0;
         char unit[64];
         struct stat st;
-        if (s->use_systemd) {
+        if (s->use_systemd && !spare) {
                 snprintf(unit, sizeof(unit), "domd@%s.service", uuid);
                 argv[n++] = "systemctl";
                 argv[n++] = "start";
@@ -99,7 +115,7 @@ static void spawn_one(struct domd_spawner *s, const char *uuid, pid_t *pid_out)
         posix_spawnattr_setsigdefault(&attr, &def);
         posix_spawn_file_actions_init(&fa);
         posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-        int e = s->use_systemd
+        int e = s->use_systemd && !spare
                     ? posix_spawnp(pid_out, argv[0], &fa, &attr, (char *const *)argv, environ)
                     : posix_spawn(pid_out, argv[0], &fa, &attr, (char *const *)argv, environ);
         posix_spawn_file_actions_destroy(&fa);
@@ -140,12 +156,13 @@ static void *spawn_thread(void *arg)
                 }
                 char uuid[UUID_STR_LEN];
                 unsigned long seq = s->children[at].seq;
+                bool spare = s->children[at].spare;
                 snprintf(uuid, sizeof(uuid), "%s", s->children[at].uuid);
                 s->children[at].pid = -1; /* being spawned */
                 s->queued--;
                 pthread_mutex_unlock(&s->lock);
                 pid_t pid = -1;
-                spawn_one(s, uuid, &pid);
+                spawn_one(s, uuid, spare, &pid);
                 pthread_mutex_lock(&s->lock);
                 for (size_t i = 0; i < s->n_children; i++)
                         if (s->children[i].seq == seq) {
@@ -159,6 +176,8 @@ static void *spawn_thread(void *arg)
         pthread_mutex_unlock(&s->lock);
         return NULL;
 }
+
+static void refill_later(struct domd_spawner *s, unsigned ms);
 
 static void on_sigchld(evutil_socket_t sig, short what, void *arg)
 {
@@ -179,6 +198,12 @@ static void on_sigchld(evutil_socket_t sig, short what, void *arg)
                 struct child c = s->children[i];
                 remove_at(s, i);
                 pthread_mutex_unlock(&s->lock);
+                if (c.spare) {
+                        log_info("spare domd %s (pid %ld) exited (status %d)", c.uuid, (long)pid,
+                                 status);
+                        refill_later(s, SPARE_RESPAWN_MS);
+                        continue;
+                }
                 if (c.via_systemctl) {
                         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
                                 log_warnx("systemctl start domd@%s failed (status %d)", c.uuid,
@@ -194,6 +219,140 @@ static void on_sigchld(evutil_socket_t sig, short what, void *arg)
                 if (s->exited != NULL)
                         s->exited(s->arg, c.uuid, status);
         }
+}
+
+/* Queues a child named NAME (the lock held); returns 0 or -ENOMEM. */
+static int add_child(struct domd_spawner *s, const char *name, bool spare)
+{
+        if (s->n_children == s->cap) {
+                size_t cap = s->cap ? s->cap * 2 : 64;
+                struct child *c = realloc(s->children, cap * sizeof(*c));
+                if (c == NULL)
+                        return -ENOMEM;
+                s->children = c;
+                s->cap = cap;
+        }
+        struct child *c = &s->children[s->n_children++];
+        memset(c, 0, sizeof(*c));
+        c->seq = ++s->next_seq;
+        snprintf(c->uuid, sizeof(c->uuid), "%s", name);
+        c->via_systemctl = s->use_systemd;
+        c->spare = spare;
+        s->queued++;
+        pthread_cond_signal(&s->wake);
+        return 0;
+}
+
+static void on_refill(evutil_socket_t fd, short what, void *arg)
+{
+        struct domd_spawner *s = arg;
+        pthread_mutex_lock(&s->lock);
+        unsigned have = 0;
+        for (size_t i = 0; i < s->n_children; i++)
+                have += s->children[i].spare;
+        for (; have < s->spare_target; have++) {
+                char u[UUID_STR_LEN], name[UUID_STR_LEN];
+                uuid_generate_str(u);
+                snprintf(name, sizeof(name), SPARE_NAME_PREFIX "%.*s", SPARE_NAME_HEX, u);
+                if (add_child(s, name, true) < 0)
+                        break;
+        }
+        pthread_mutex_unlock(&s->lock);
+}
+
+static void refill_later(struct domd_spawner *s, unsigned ms)
+{
+        if (s->spare_target == 0 || evtimer_pending(s->refill, NULL))
+                return;
+        struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+        evtimer_add(s->refill, &tv);
+}
+
+void domd_spawner_set_spares(struct domd_spawner *s, unsigned n)
+{
+        if (s->use_systemd && n > 0) {
+                /* a domd@UUID unit is one VM's from its start: no spares under systemd */
+                log_info("vm.domd_spares ignored: domds are started through systemd");
+                n = 0;
+        }
+        s->spare_target = n;
+        refill_later(s, 0);
+}
+
+int domd_spare_take(struct domd_spawner *s, const char *uuid, char name[DOMD_SPARE_NAME_LEN])
+{
+        if (!uuid_is_valid(uuid))
+                return -EINVAL;
+        int r = -ENOENT;
+        pthread_mutex_lock(&s->lock);
+        for (size_t i = 0; i < s->n_children; i++) {
+                struct child *c = &s->children[i];
+                if (!c->spare || !c->ready || c->pid <= 0)
+                        continue;
+                snprintf(name, DOMD_SPARE_NAME_LEN, "%.15s", c->uuid);
+                snprintf(c->uuid, sizeof(c->uuid), "%s", uuid);
+                c->spare = c->ready = false;
+                r = 0;
+                break;
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (r == 0) {
+                log_debug("vm %s takes spare domd %s", uuid, name);
+                refill_later(s, SPARE_REFILL_MS);
+        }
+        return r;
+}
+
+bool domd_spare_ready(struct domd_spawner *s)
+{
+        bool found = false;
+        pthread_mutex_lock(&s->lock);
+        for (size_t i = 0; i < s->n_children && !found; i++)
+                found = s->children[i].spare && s->children[i].ready && s->children[i].pid > 0;
+        pthread_mutex_unlock(&s->lock);
+        return found;
+}
+
+unsigned domd_spares_starting(struct domd_spawner *s)
+{
+        unsigned n = 0;
+        pthread_mutex_lock(&s->lock);
+        for (size_t i = 0; i < s->n_children; i++)
+                n += s->children[i].spare && !s->children[i].ready;
+        pthread_mutex_unlock(&s->lock);
+        return n;
+}
+
+bool domd_spare_name(const char *name)
+{
+        return strncmp(name, SPARE_NAME_PREFIX, strlen(SPARE_NAME_PREFIX)) == 0;
+}
+
+void domd_spare_announced(struct domd_spawner *s, const char *name, int pid, bool up)
+{
+        bool known = false;
+        pthread_mutex_lock(&s->lock);
+        for (size_t i = 0; i < s->n_children; i++) {
+                struct child *c = &s->children[i];
+                if (c->spare && strcmp(c->uuid, name) == 0 && (!up || c->pid == pid)) {
+                        c->ready = up;
+                        known = true;
+                }
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (up && !known)
+                log_info("%s (pid %d) is not a spare of this xapid; it exits by itself", name,
+                         pid);
+}
+
+void domd_spawner_kill(struct domd_spawner *s, const char *uuid)
+{
+        pthread_mutex_lock(&s->lock);
+        for (size_t i = 0; i < s->n_children; i++)
+                if (strcmp(s->children[i].uuid, uuid) == 0 && s->children[i].pid > 0 &&
+                    !s->children[i].via_systemctl)
+                        kill(s->children[i].pid, SIGTERM);
+        pthread_mutex_unlock(&s->lock);
 }
 
 int domd_spawner_new(struct event_base *base, const struct domd_spawn_config *cfg,
@@ -227,7 +386,8 @@ int domd_spawner_new(struct event_base *base, const struct domd_spawn_config *cf
         s->exited = exited;
         s->arg = arg;
         s->sigchld = evsignal_new(base, SIGCHLD, on_sigchld, s);
-        if (s->path == NULL || s->overrides == NULL || s->sigchld == NULL ||
+        s->refill = evtimer_new(base, on_refill, s);
+        if (s->path == NULL || s->overrides == NULL || s->sigchld == NULL || s->refill == NULL ||
             evsignal_add(s->sigchld, NULL) < 0 ||
             pthread_create(&s->thread, NULL, spawn_thread, s) != 0) {
                 domd_spawner_free(s);
@@ -249,6 +409,12 @@ void domd_spawner_free(struct domd_spawner *s)
                 pthread_mutex_unlock(&s->lock);
                 pthread_join(s->thread, NULL);
         }
+        /* idle spares are this xapid's alone */
+        for (size_t i = 0; i < s->n_children; i++)
+                if (s->children[i].spare && s->children[i].pid > 0)
+                        kill(s->children[i].pid, SIGTERM);
+        if (s->refill != NULL)
+                event_free(s->refill);
         if (s->sigchld != NULL)
                 event_free(s->sigchld);
         for (size_t i = 0; i < s->n_overrides; i++)
@@ -267,25 +433,9 @@ int domd_spawn(struct domd_spawner *s, const char *uuid)
         if (!uuid_is_valid(uuid))
                 return -EINVAL;
         pthread_mutex_lock(&s->lock);
-        if (s->n_children == s->cap) {
-                size_t cap = s->cap ? s->cap * 2 : 64;
-                struct child *c = realloc(s->children, cap * sizeof(*c));
-                if (c == NULL) {
-                        pthread_mutex_unlock(&s->lock);
-                        return -ENOMEM;
-                }
-                s->children = c;
-                s->cap = cap;
-        }
-        struct child *c = &s->children[s->n_children++];
-        memset(c, 0, sizeof(*c));
-        c->seq = ++s->next_seq;
-        snprintf(c->uuid, sizeof(c->uuid), "%s", uuid);
-        c->via_systemctl = s->use_systemd;
-        s->queued++;
-        pthread_cond_signal(&s->wake);
+        int r = add_child(s, uuid, false);
         pthread_mutex_unlock(&s->lock);
-        return 0;
+        return r;
 }
 
 bool domd_spawn_running(struct domd_spawner *s, const char *uuid)

@@ -32,5 +32,25 @@ void domd_spawner_free(struct domd_spawner *s);
 int domd_spawn(struct domd_spawner *s, const char *uuid);
 /* True while a child asked for UUID has not been reaped (or is still to be spawned). */
 bool domd_spawn_running(struct domd_spawner *s, const char *uuid);
+/* Asks the domd of VM UUID (if this xapid started it) to stop, with SIGTERM. */
+void domd_spawner_kill(struct domd_spawner *s, const char *uuid);
+
+/* Spares: domds started ahead of need, with no VM, so that a start does not wait for an
+ * exec (`domd --vm spare-XXXXXXXX`, domd/spare.c).  N of them are kept (0: none); not with
+ * systemd, where each domd@UUID unit is one VM's from its start.  Idle spares are killed by
+ * domd_spawner_free() and exit by themselves when they lose the xapid that started them. */
+#define DOMD_SPARE_NAME_LEN 16 /* "spare-" + 8 hex digits + NUL */
+void domd_spawner_set_spares(struct domd_spawner *s, unsigned n);
+/* True for the name (and msg identity) of a spare. */
+bool domd_spare_name(const char *name);
+/* A spare's Hello (UP) or its silence, from the msg layer. */
+void domd_spare_announced(struct domd_spawner *s, const char *name, int pid, bool up);
+/* How many spares are on their way (started, not announced yet). */
+unsigned domd_spares_starting(struct domd_spawner *s);
+/* True when a spare is ready to be taken. */
+bool domd_spare_ready(struct domd_spawner *s);
+/* Makes a ready spare the domd of VM UUID, fills NAME with its msg identity (to which the
+ * Build goes) and refills the pool soon.  Returns 0 or -ENOENT (none ready). */
+int domd_spare_take(struct domd_spawner *s, const char *uuid, char name[DOMD_SPARE_NAME_LEN]);
 
 #endif

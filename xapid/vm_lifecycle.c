@@ -68,6 +68,7 @@ struct call {
         bool clean_failed; /* K_SHUTDOWN: the clean part failed, now hard */
         bool disks_ready;  /* the VDIs are attached (calls that build a domain) */
         bool domd_retried; /* the domd went away under the call: it waited for another */
+        bool via_spare;    /* start/resume: a spare domd gets the request (taken when sent) */
         struct vm_disk_set *disks;
         bool image_ready; /* suspend/resume: the image VDI is attached at image_path */
         char *image_path, *image_vdi;
@@ -97,7 +98,13 @@ struct vms {
         void (*reconciled)(void *arg);
         void *reconciled_arg;
         bool reconciling;
+        /* starts waiting for a spare on its way (oldest first, linked by next) */
+        struct call *spare_wait;
+        unsigned n_spare_wait;
 };
+
+/* How long a start waits for a spare on its way before it starts a domd of its own. */
+#define SPARE_WAIT_MS 1000
 
 static int call_run(struct call *c, struct api_error *err);
 static void call_done(struct call *c, int r, struct api_error *err);
@@ -554,8 +561,26 @@ static int send_request(struct call *c, const ProtobufCMessage *body, struct api
         struct xapi *x = c->v->x;
         char id[64];
         identity(c->rt, id);
+        bool spare = false;
+        if (c->via_spare) {
+                char name[DOMD_SPARE_NAME_LEN];
+                c->via_spare = false;
+                if (domd_spare_take(c->v->spawner, c->rt->uuid, name) < 0)
+                        return wait_for_domd(c); /* taken by others meanwhile */
+                snprintf(id, sizeof(id), "%s", name);
+                spare = true;
+                /* its link as domd/<uuid> comes up with the build: calls wait for it */
+                c->rt->domd_up = false;
+        }
         int r = msg_link_request(x->msg, id, body, &ts__dom__status__descriptor, DOMD_TIMEOUT,
                                  on_status, c);
+        if (r < 0 && spare) {
+                /* the spare is gone; once it is reaped a new domd is started for the VM */
+                log_warnx("vm %s: spare domd %s unreachable: %s", c->rt->uuid, id, strerror(-r));
+                domd_spawner_kill(c->v->spawner, c->rt->uuid);
+                c->domd_retried = true;
+                return wait_for_domd(c);
+        }
         if (r == -EHOSTUNREACH && !c->domd_retried && c->rt->pending == NULL) {
                 /* The domd exited (or is exiting) since it last spoke, e.g. after destroying
                  * its domain for a suspend: wait for a fresh one, once. */
@@ -714,6 +739,62 @@ static void start_domd(struct vms *v, struct vmrt *rt)
                 log_warnx("vm %s: cannot start its domd: %s", rt->uuid, strerror(-r));
 }
 
+static void spare_wait_remove(struct call *c)
+{
+        struct vms *v = c->v;
+        for (struct call **p = &v->spare_wait; *p != NULL; p = &(*p)->next)
+                if (*p == c) {
+                        *p = c->next;
+                        c->next = NULL;
+                        v->n_spare_wait--;
+                        return;
+                }
+}
+
+/* No spare came in time: the call starts a domd of its own. */
+static void on_spare_wait_timeout(evutil_socket_t fd, short what, void *arg)
+{
+        struct call *c = arg;
+        spare_wait_remove(c);
+        log_info("vm %s: no spare domd within %dms; starting one for it", c->rt->uuid,
+                 SPARE_WAIT_MS);
+        wait_for_domd(c);
+}
+
+/* C waits for the next spare to announce itself (spare_ready). */
+static int wait_for_spare(struct call *c)
+{
+        struct vms *v = c->v;
+        if (c->timer != NULL)
+                event_free(c->timer);
+        c->timer = evtimer_new(v->x->base, on_spare_wait_timeout, c);
+        struct timeval tv = {SPARE_WAIT_MS / 1000, (SPARE_WAIT_MS % 1000) * 1000};
+        if (c->timer == NULL || evtimer_add(c->timer, &tv) < 0)
+                abort();
+        struct call **p = &v->spare_wait;
+        while (*p != NULL)
+                p = &(*p)->next;
+        c->next = NULL;
+        *p = c;
+        v->n_spare_wait++;
+        return 0;
+}
+
+/* A spare announced itself: the oldest start waiting for one gets it. */
+static void spare_ready(struct vms *v)
+{
+        while (v->spare_wait != NULL && domd_spare_ready(v->spawner)) {
+                struct call *c = v->spare_wait;
+                spare_wait_remove(c);
+                event_del(c->timer);
+                c->via_spare = true;
+                struct api_error err = {0};
+                int r = call_send(c, &err);
+                if (r < 0)
+                        call_done(c, r, &err);
+        }
+}
+
 /* Runs C: directly when the domd is connected, else once it has started and said Hello. */
 static int call_run(struct call *c, struct api_error *err)
 {
@@ -721,6 +802,18 @@ static int call_run(struct call *c, struct api_error *err)
         rt->op = c;
         if (rt->domd_up)
                 return call_send(c, err);
+        /* a VM without a domd that needs a new domain: a spare saves the exec */
+        if ((c->kind == K_START || c->kind == K_RESUME) &&
+            !domd_spawn_running(c->v->spawner, rt->uuid)) {
+                if (c->v->spare_wait == NULL && domd_spare_ready(c->v->spawner)) {
+                        c->via_spare = true;
+                        return call_send(c, err);
+                }
+                /* a spare on its way is ahead of a new exec; beyond those (a storm), the
+                 * calls start their own domds at once */
+                if (c->v->n_spare_wait < domd_spares_starting(c->v->spawner))
+                        return wait_for_spare(c);
+        }
         return wait_for_domd(c);
 }
 
@@ -1302,11 +1395,18 @@ static void reconcile(struct vms *v, struct vmrt *rt, struct db_row *vm,
 void vms_domd_peer(struct xapi *x, const struct msg_peer_info *p, int up)
 {
         struct vms *v = x->vms;
+        if (v != NULL && domd_spare_name(p->identity)) {
+                domd_spare_announced(v->spawner, p->identity, p->pid, up);
+                if (up)
+                        spare_ready(v);
+                return;
+        }
         if (v == NULL || strncmp(p->identity, "domd/", 5) != 0)
                 return;
         const char *uuid = p->identity + 5;
         struct vmrt *rt = rt_get(v, uuid);
         struct db_row *vm = vm_row(v, uuid);
+        uint64_t gen = db_generation(x->db);
         if (!up) {
                 rt->domd_up = false;
                 if (vm != NULL && vm_is_live(vm->rec) && rt->op == NULL) {
@@ -1330,7 +1430,8 @@ void vms_domd_peer(struct xapi *x, const struct msg_peer_info *p, int up)
         if (vm == NULL || rt->op != NULL)
                 return;
         reconcile(v, rt, vm, p);
-        commit(x);
+        if (db_generation(x->db) != gen)
+                commit(x); /* a domd announcing what is known already changes nothing */
         check_reconciled(v);
 }
 
@@ -1483,6 +1584,7 @@ int vms_init(struct xapi *x, const struct vms_config *cfg)
         }
         v->reconcile_timer = evtimer_new(x->base, on_reconcile_timer, v);
         x->vms = v;
+        domd_spawner_set_spares(v->spawner, cfg->domd_spares);
         if (x->msg != NULL)
                 msg_link_handle(x->msg, &ts__dom__event__descriptor, on_event, v);
         /* operations in progress died with the previous xapid (as XAPI cancels them at
