@@ -81,6 +81,9 @@ void domd_watch_domain(struct domd *m);
  * left behind (adopted).  Returns 0 or -EINVAL. */
 int domd_become(struct domd *m, const char *uuid);
 
+/* coredump.c: the Coredump request (proto/dom.proto). */
+void domd_coredump_register(struct domd *m);
+
 /* spare.c */
 /* True for a spare's instance name: "spare-" and 8 hex digits. */
 bool domd_spare_name_ok(const char *name);

@@ -174,6 +174,11 @@ int hv_domain_suspend(struct hv *h, uint32_t domid, int fd, unsigned timeout_ms)
         return HV_CALL(h, domain_suspend, domid, fd, timeout_ms);
 }
 
+int hv_domain_dumpcore(struct hv *h, uint32_t domid, const char *path)
+{
+        return HV_CALL(h, domain_dumpcore, domid, path);
+}
+
 int hv_domain_resume(struct hv *h, uint32_t domid)
 {
         return HV_CALL(h, domain_resume, domid);

@@ -184,6 +184,7 @@ struct hv_ops {
         int (*watch_domain)(struct hv *h, uint32_t domid);
         int (*unwatch_domain)(struct hv *h, uint32_t domid);
         int (*poll_changes)(struct hv *h, hv_change_cb cb, void *arg);
+        int (*domain_dumpcore)(struct hv *h, uint32_t domid, const char *path);
 };
 
 /* The handle; backends keep their state behind priv. */
@@ -239,6 +240,10 @@ int hv_set_vcpus_online(struct hv *h, uint32_t domid, unsigned n);
  * request withdrawn), then writes the image to FD (a file, pipe or socket; left open).
  * On success the domain is in shutdown(suspend): destroy it, or hv_domain_resume it. */
 int hv_domain_suspend(struct hv *h, uint32_t domid, int fd, unsigned timeout_ms);
+/* Writes a core dump of the domain's memory to PATH (created or truncated); the domain is
+ * left as it is (a crashed guest stays crashed).  xc: xc_domain_dumpcore (an ELF core).
+ * sim: a header page (see hv_sim_core.c) followed by the memory image. */
+int hv_domain_dumpcore(struct hv *h, uint32_t domid, const char *path);
 /* Lets a domain in shutdown(suspend) run on (a cancelled suspend or a checkpoint). */
 int hv_domain_resume(struct hv *h, uint32_t domid);
 /* Builds a paused domain from an image read from FD.  -EBADMSG when the image is corrupt

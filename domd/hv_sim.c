@@ -730,6 +730,7 @@ const struct hv_ops hv_sim_ops = {
     .set_vcpus_online = sim_set_vcpus_online,
     .domain_suspend = sim_domain_suspend,
     .domain_resume = sim_domain_resume,
+    .domain_dumpcore = sim_domain_dumpcore,
     .domain_restore = sim_domain_restore,
     .console_read = sim_console,
     .disk_attach = sim_disk_attach,

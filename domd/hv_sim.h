@@ -124,6 +124,8 @@ void sim_nics_release(struct sim *s, const struct sim_dom *d);
 /* hv_sim_suspend.c */
 int sim_domain_suspend(struct hv *h, uint32_t domid, int fd, unsigned timeout_ms);
 int sim_domain_resume(struct hv *h, uint32_t domid);
+/* hv_sim_core.c */
+int sim_domain_dumpcore(struct hv *h, uint32_t domid, const char *path);
 int sim_domain_restore(struct hv *h, const struct hv_domain_spec *spec, int fd, uint32_t *domid,
                        struct hv_mem_shortage *short_out);
 

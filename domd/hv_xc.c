@@ -359,6 +359,11 @@ static int xc_be_domain_destroy(struct hv *h, uint32_t domid)
         return 0;
 }
 
+static int xc_be_domain_dumpcore(struct hv *h, uint32_t domid, const char *path)
+{
+        return xc_errno(xc_domain_dumpcore(xcb_of(h)->xch, domid, path));
+}
+
 const struct hv_ops hv_xc_ops = {
     .name = "xc",
     .open = xc_be_open,
@@ -376,6 +381,7 @@ const struct hv_ops hv_xc_ops = {
     .set_vcpus_online = xc_be_set_vcpus_online,
     .domain_suspend = xc_be_domain_suspend,
     .domain_resume = xc_be_domain_resume,
+    .domain_dumpcore = xc_be_domain_dumpcore,
     .domain_restore = xc_be_domain_restore,
     .console_read = xc_be_console_read,
     .disk_attach = xc_be_disk_attach,

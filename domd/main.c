@@ -37,6 +37,8 @@ static const struct cfg_key schema[] = {
     {"sim.host_memory", CFG_SIZE, "0", 0, 0,
      "memory of the simulated host (0: what the host file says, else 16G)"},
     {"domd.idle_exit", CFG_DURATION, "10s", 0, 3600000, "exit after this long without a domain"},
+    {"domd.dump_dir", CFG_STRING, "", 0, 0,
+     "where core dumps of crashed domains go (empty: STATE_DIR/dump)"},
     {"domd.heartbeat", CFG_DURATION, "1s", 100, 600000,
      "how often to ping xapid (under xapid's msg.peer_timeout)"},
     {NULL},
@@ -404,6 +406,7 @@ int main(int argc, char **argv)
                 msg_link_set_state(m->d.link, "state", "none");
         }
         domd_register_handlers(m);
+        domd_coredump_register(m);
         if (m->spare)
                 domd_spare_init(m);
         domd_set_title(m);

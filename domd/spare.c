@@ -48,8 +48,8 @@ static int connect_as_vm(struct domd *m)
                                        .identity = identity,
                                        .role = "domd",
                                        .version = TS_VERSION,
-                                       .heartbeat_ms = (int)cfg_get_duration_ms(
-                                           m->d.cfg, "domd.heartbeat")};
+                                       .heartbeat_ms =
+                                           (int)cfg_get_duration_ms(m->d.cfg, "domd.heartbeat")};
         struct msg_link *l;
         int r = msg_client_new(m->d.base, &cc, &l);
         if (r < 0)
@@ -70,6 +70,7 @@ static int connect_as_vm(struct domd *m)
         m->spare_link = m->d.link;
         m->d.link = l;
         domd_register_handlers(m);
+        domd_coredump_register(m);
         /* the Hello goes from the loop (msg_client_new), after this state is set */
         struct timeval tv = {SPARE_LINK_LINGER_MS / 1000, (SPARE_LINK_LINGER_MS % 1000) * 1000};
         if (m->spare_free_ev != NULL)

@@ -66,10 +66,10 @@ struct domd_spawner {
         unsigned spare_target;
 };
 
-#define SPARE_REFILL_MS      5    /* after a take: once the call has its answer, usually */
-#define SPARE_RESPAWN_MS     1000 /* after a spare died */
-#define SPARE_NAME_PREFIX    "spare-"
-#define SPARE_NAME_HEX       8
+#define SPARE_REFILL_MS   5    /* after a take: once the call has its answer, usually */
+#define SPARE_RESPAWN_MS  1000 /* after a spare died */
+#define SPARE_NAME_PREFIX "spare-"
+#define SPARE_NAME_HEX    8
 
 static void spawn_one(struct domd_spawner *s, const char *uuid, bool spare, pid_t *pid_out)
 {
@@ -341,8 +341,7 @@ void domd_spare_announced(struct domd_spawner *s, const char *name, int pid, boo
         }
         pthread_mutex_unlock(&s->lock);
         if (up && !known)
-                log_info("%s (pid %d) is not a spare of this xapid; it exits by itself", name,
-                         pid);
+                log_info("%s (pid %d) is not a spare of this xapid; it exits by itself", name, pid);
 }
 
 void domd_spawner_kill(struct domd_spawner *s, const char *uuid)

@@ -69,6 +69,7 @@ struct call {
         bool disks_ready;  /* the VDIs are attached (calls that build a domain) */
         bool domd_retried; /* the domd went away under the call: it waited for another */
         bool via_spare;    /* start/resume: a spare domd gets the request (taken when sent) */
+        bool coredump;     /* after-action coredump_and_*: the dump is requested first */
         struct vm_disk_set *disks;
         bool image_ready; /* suspend/resume: the image VDI is attached at image_path */
         char *image_path, *image_vdi;
@@ -655,6 +656,10 @@ static int call_send(struct call *c, struct api_error *err)
                                          : vm_image_open(v->x, vm, image_ready, c, err);
                 return r < 0 ? r : 0; /* image_ready goes on */
         }
+        if (c->coredump) {
+                Ts__Dom__Coredump m = TS__DOM__COREDUMP__INIT;
+                return send_request(c, &m.base, err); /* on_status goes on with the rest */
+        }
         switch (c->kind) {
         case K_START: {
                 spec_build(v, vm, c->disks, &sb);
@@ -853,6 +858,20 @@ static void on_status(int status, const ProtobufCMessage *reply, const char *err
                 return;
         }
         struct api_VM *r = vm->rec;
+        if (c->coredump) {
+                /* the dump of a crashed domain: whatever came of it, the action goes on */
+                c->coredump = false;
+                if (st->failure != NULL)
+                        log_warnx("vm %s: no core dump: %s", r->uuid,
+                                  st->failure->n_params > 0 ? st->failure->params[0]
+                                                            : st->failure->code);
+                else
+                        log_info("vm %s: core dump written by its domd", r->uuid);
+                int e = call_send(c, &err);
+                if (e < 0)
+                        call_done(c, e, &err);
+                return;
+        }
         if (!st->has_domain && c->kind != K_START && c->kind != K_RESUME)
                 c->rt->domd_up = false; /* a domd whose domain was destroyed exits */
         if (st->failure != NULL) {
@@ -1233,13 +1252,15 @@ int h_VM_power_state_reset(struct api_ctx *ctx, const struct rpc_value *const *p
 
 /* ---- what the domds tell -------------------------------------------------------------------- */
 
-/* Runs an after-action (restart or destroy) that no client asked for. */
-static void after_action(struct vms *v, struct db_row *vm, enum kind kind)
+/* Runs an after-action (restart or destroy, after a core dump when COREDUMP) that no
+ * client asked for. */
+static void after_action(struct vms *v, struct db_row *vm, enum kind kind, bool coredump)
 {
         struct call *c = call_new(v, vm, kind,
                                   kind == K_AFTER_RESTART ? API_VM_OPERATIONS_HARD_REBOOT
                                                           : API_VM_OPERATIONS_HARD_SHUTDOWN,
                                   NULL);
+        c->coredump = coredump;
         struct api_error err = {0};
         track(c);
         int r = call_run(c, &err);
@@ -1252,10 +1273,12 @@ static void after_action(struct vms *v, struct db_row *vm, enum kind kind)
 static void handle_shutdown(struct vms *v, struct vmrt *rt, struct db_row *vm, const char *why)
 {
         struct api_VM *r = vm->rec;
-        bool restart = false, preserve = false;
+        bool restart = false, preserve = false, coredump = false;
         const char *action;
         if (strcmp(why, "crash") == 0 || strcmp(why, "watchdog") == 0) {
                 action = menum_on_crash_behaviour.values[r->actions_after_crash];
+                coredump = r->actions_after_crash == API_ON_CRASH_BEHAVIOUR_COREDUMP_AND_DESTROY ||
+                           r->actions_after_crash == API_ON_CRASH_BEHAVIOUR_COREDUMP_AND_RESTART;
                 switch (r->actions_after_crash) {
                 case API_ON_CRASH_BEHAVIOUR_RESTART:
                 case API_ON_CRASH_BEHAVIOUR_COREDUMP_AND_RESTART:
@@ -1293,7 +1316,7 @@ static void handle_shutdown(struct vms *v, struct vmrt *rt, struct db_row *vm, c
                           VM_RESTART_LIMIT, VM_RESTART_WINDOW_MS / 1000);
                 restart = false;
         }
-        after_action(v, vm, restart ? K_AFTER_RESTART : K_AFTER_DESTROY);
+        after_action(v, vm, restart ? K_AFTER_RESTART : K_AFTER_DESTROY, coredump);
 }
 
 static int on_event(struct msg_link *l, const struct msg_origin *from, const ProtobufCMessage *body,
