@@ -303,11 +303,28 @@ static void adopt(struct domd *m)
 
 /* The files and control socket named after m->d.instance: RUN_DIR/domd/<instance>.state,
  * .pid, .ctl (a spare renames them all when it becomes a VM's domd). */
-static void open_identity(struct domd *m)
+static int open_identity(struct domd *m, const char *instance)
 {
         char dir[2048], ctl_name[128];
         snprintf(dir, sizeof(dir), "%s/domd", m->d.run_dir);
         mkdir(dir, 0700);
+        /* the control socket first: it fails while another domd of the VM still runs */
+        struct ctl_server *prev = m->d.ctl;
+        m->d.ctl = NULL;
+        snprintf(ctl_name, sizeof(ctl_name), "domd/%s", instance);
+        int r = daemon_open_ctl(&m->d, ctl_name, cmd_status, m);
+        if (r < 0) {
+                ctl_server_free(m->d.ctl);
+                m->d.ctl = prev;
+                return r;
+        }
+        ctl_server_free(prev);
+        ctl_register(m->d.ctl, "devices", "", cmd_devices, m);
+        ctl_register(m->d.ctl, "console", "", cmd_console, m);
+        if (m->pid_path[0] != '\0')
+                unlink(m->pid_path);
+        snprintf(m->uuid, sizeof(m->uuid), "%s", instance);
+        m->d.instance = m->uuid;
         snprintf(m->state_path, sizeof(m->state_path), "%s/%s.state", dir, m->d.instance);
         snprintf(m->pid_path, sizeof(m->pid_path), "%s/%s.pid", dir, m->d.instance);
         FILE *pf = fopen(m->pid_path, "w");
@@ -315,27 +332,23 @@ static void open_identity(struct domd *m)
                 fprintf(pf, "%ld\n", (long)getpid());
                 fclose(pf);
         }
-        snprintf(ctl_name, sizeof(ctl_name), "domd/%s", m->d.instance);
-        int r = daemon_open_ctl(&m->d, ctl_name, cmd_status, m);
-        if (r < 0)
-                fatalx("control socket: %s", strerror(-r));
-        ctl_register(m->d.ctl, "devices", "", cmd_devices, m);
-        ctl_register(m->d.ctl, "console", "", cmd_console, m);
+        return 0;
 }
 
 int domd_become(struct domd *m, const char *uuid)
 {
         if (!m->spare || !uuid_is_valid(uuid))
                 return -EINVAL;
-        ctl_server_free(m->d.ctl);
-        m->d.ctl = NULL;
-        unlink(m->pid_path);
-        log_info("%s becomes the domd of vm %s", m->uuid, uuid);
-        snprintf(m->uuid, sizeof(m->uuid), "%s", uuid);
-        m->d.instance = m->uuid;
+        char was[UUID_STR_LEN];
+        snprintf(was, sizeof(was), "%s", m->uuid);
+        int r = open_identity(m, uuid);
+        if (r < 0) {
+                log_warnx("%s cannot become the domd of vm %s: %s", was, uuid, strerror(-r));
+                return r;
+        }
+        log_info("%s became the domd of vm %s", was, uuid);
         m->spare = false;
         m->started = time(NULL);
-        open_identity(m);
         adopt(m); /* as a domd started for the VM would: a domain left behind is kept */
         domd_set_title(m);
         return 0;
@@ -357,9 +370,7 @@ int main(int argc, char **argv)
         m->spare = m->d.instance != NULL && domd_spare_name_ok(m->d.instance);
         if (m->d.instance == NULL || (!m->spare && !uuid_is_valid(m->d.instance)))
                 fatalx("domd needs --vm <uuid> of the VM it supervises (or spare-XXXXXXXX)");
-        /* a copy: the process title reuses the memory of argv */
-        snprintf(m->uuid, sizeof(m->uuid), "%s", m->d.instance);
-        m->d.instance = m->uuid;
+        /* a copy (by open_identity): the process title reuses the memory of argv */
         m->started = time(NULL);
         m->idle_exit_ms = (unsigned)cfg_get_duration_ms(m->d.cfg, "domd.idle_exit");
         struct hv_config hc = {.backend = cfg_get_str(m->d.cfg, "hypervisor.backend"),
@@ -368,7 +379,9 @@ int main(int argc, char **argv)
         int r = hv_open(&hc, &m->hv);
         if (r < 0)
                 fatalx("hypervisor backend: %s", strerror(-r));
-        open_identity(m);
+        r = open_identity(m, m->d.instance);
+        if (r < 0)
+                fatalx("control socket: %s", strerror(-r));
         m->timer = event_new(m->d.base, -1, 0, on_timer, m);
         m->exit_ev = event_new(m->d.base, -1, 0, on_exit_ev, m);
         if (m->timer == NULL || m->exit_ev == NULL)

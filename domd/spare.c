@@ -39,8 +39,8 @@ static void on_spare_link_done(evutil_socket_t fd, short what, void *arg)
         m->spare_link = NULL;
 }
 
-/* Connects as domd/<uuid> with the state summary a domd started for the VM announces. */
-static int connect_as_vm(struct domd *m)
+/* Starts connecting as domd/<uuid> (the connection comes up while the domain is built). */
+static int connect_as_vm(struct domd *m, struct msg_link **out)
 {
         char identity[128];
         snprintf(identity, sizeof(identity), "domd/%s", m->d.instance);
@@ -50,10 +50,12 @@ static int connect_as_vm(struct domd *m)
                                        .version = TS_VERSION,
                                        .heartbeat_ms =
                                            (int)cfg_get_duration_ms(m->d.cfg, "domd.heartbeat")};
-        struct msg_link *l;
-        int r = msg_client_new(m->d.base, &cc, &l);
-        if (r < 0)
-                return r;
+        return msg_client_new(m->d.base, &cc, out);
+}
+
+/* Moves to link L: the state summary a domd started for the VM announces, the handlers. */
+static void switch_link(struct domd *m, struct msg_link *l)
+{
         msg_link_set_state(l, "backend", hv_backend_name(m->hv));
         struct hv_domain_info info;
         if (m->have_domain && hv_domain_info(m->hv, m->domid, &info) == 0) {
@@ -75,7 +77,6 @@ static int connect_as_vm(struct domd *m)
         struct timeval tv = {SPARE_LINK_LINGER_MS / 1000, (SPARE_LINK_LINGER_MS % 1000) * 1000};
         if (m->spare_free_ev != NULL)
                 event_add(m->spare_free_ev, &tv);
-        return 0;
 }
 
 static int on_spare_build(struct msg_link *l, const struct msg_origin *from,
@@ -90,11 +91,13 @@ static int on_spare_build(struct msg_link *l, const struct msg_origin *from,
         int r = domd_become(m, req->spec->uuid);
         if (r < 0)
                 return r;
-        r = domd_on_build(l, from, body, m); /* replies on the spare link */
-        int e = connect_as_vm(m);
+        struct msg_link *vm_link;
+        int e = connect_as_vm(m, &vm_link);
         if (e < 0)
                 fatalx("cannot connect to xapid as the domd of vm %s: %s", m->d.instance,
                        strerror(-e));
+        r = domd_on_build(l, from, body, m); /* replies on the spare link */
+        switch_link(m, vm_link);
         if (!m->have_domain)
                 domd_arm_timer(m); /* the build failed: the idle exit of any domd */
         return r;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +69,8 @@ struct call {
         bool clean_failed; /* K_SHUTDOWN: the clean part failed, now hard */
         bool disks_ready;  /* the VDIs are attached (calls that build a domain) */
         bool domd_retried; /* the domd went away under the call: it waited for another */
-        bool via_spare;    /* start/resume: a spare domd gets the request (taken when sent) */
+        bool via_spare;    /* start: a spare domd gets the Build (taken when sent) */
+        bool spare_used;   /* ... and has it */
         bool coredump;     /* after-action coredump_and_*: the dump is requested first */
         struct vm_disk_set *disks;
         bool image_ready; /* suspend/resume: the image VDI is attached at image_path */
@@ -82,9 +84,10 @@ struct vmrt {
         struct vmrt *next;
         char uuid[UUID_STR_LEN];
         bool domd_up;
-        struct call *op;      /* the call running on the VM */
-        struct call *pending; /* == op while waiting for the domd to connect */
-        struct call *waiting; /* conflicting calls, oldest first */
+        struct call *op;         /* the call running on the VM */
+        struct call *pending;    /* == op while waiting for the domd to connect */
+        struct call *hello_wait; /* == op: built by a spare, waiting for its Hello as the VM's */
+        struct call *waiting;    /* conflicting calls, oldest first */
         struct event *respawn;
         struct vms *v;
         struct vm_restart_history restarts;
@@ -543,6 +546,8 @@ static void call_done(struct call *c, int r, struct api_error *err)
                 rt->op = NULL;
         if (rt->pending == c)
                 rt->pending = NULL;
+        if (rt->hello_wait == c)
+                rt->hello_wait = NULL;
         untrack(c);
         if (c->req != NULL)
                 rpc_resume(c->req, r, err);
@@ -569,7 +574,7 @@ static int send_request(struct call *c, const ProtobufCMessage *body, struct api
                 if (domd_spare_take(c->v->spawner, c->rt->uuid, name) < 0)
                         return wait_for_domd(c); /* taken by others meanwhile */
                 snprintf(id, sizeof(id), "%s", name);
-                spare = true;
+                spare = c->spare_used = true;
                 /* its link as domd/<uuid> comes up with the build: calls wait for it */
                 c->rt->domd_up = false;
         }
@@ -800,6 +805,16 @@ static void spare_ready(struct vms *v)
         }
 }
 
+/* True while an earlier domd of the VM that this xapid did not start (it was started by
+ * the previous xapid) is still there, about to exit: a spare could not take its names yet. */
+static bool earlier_domd_alive(struct vms *v, struct vmrt *rt)
+{
+        char id[64];
+        identity(rt, id);
+        const struct msg_peer_info *p = v->x->msg != NULL ? msg_link_peer(v->x->msg, id) : NULL;
+        return p != NULL && p->pid > 0 && kill(p->pid, 0) == 0;
+}
+
 /* Runs C: directly when the domd is connected, else once it has started and said Hello. */
 static int call_run(struct call *c, struct api_error *err)
 {
@@ -807,9 +822,10 @@ static int call_run(struct call *c, struct api_error *err)
         rt->op = c;
         if (rt->domd_up)
                 return call_send(c, err);
-        /* a VM without a domd that needs a new domain: a spare saves the exec */
-        if ((c->kind == K_START || c->kind == K_RESUME) &&
-            !domd_spawn_running(c->v->spawner, rt->uuid)) {
+        /* a VM without a domd that needs a new domain: a spare saves the exec (a spare
+         * becomes a VM's domd through a Build only) */
+        if (c->kind == K_START && !domd_spawn_running(c->v->spawner, rt->uuid) &&
+            !earlier_domd_alive(c->v, rt)) {
                 if (c->v->spare_wait == NULL && domd_spare_ready(c->v->spawner)) {
                         c->via_spare = true;
                         return call_send(c, err);
@@ -838,6 +854,29 @@ static int wait_for_domd(struct call *c)
         return 0;
 }
 
+static void on_hello_timeout(evutil_socket_t fd, short what, void *arg)
+{
+        struct call *c = arg;
+        struct api_error err = {0};
+        log_warnx("vm %s: its domd (a spare) did not announce itself as the VM's within %ums",
+                  c->rt->uuid, c->v->cfg.domd_connect_ms);
+        call_done(c, 0, &err); /* the domain runs; the domd is waited for by the next call */
+}
+
+/* The spare that built C's domain connects again as the VM's domd: C ends once it has said
+ * Hello so, and the next call (or a power_state_reset) finds the domd as after any start. */
+static void wait_for_hello(struct call *c)
+{
+        struct vms *v = c->v;
+        c->rt->hello_wait = c;
+        if (c->timer != NULL)
+                event_free(c->timer);
+        c->timer = evtimer_new(v->x->base, on_hello_timeout, c);
+        struct timeval tv = {v->cfg.domd_connect_ms / 1000, (v->cfg.domd_connect_ms % 1000) * 1000};
+        if (c->timer == NULL || evtimer_add(c->timer, &tv) < 0)
+                abort();
+}
+
 /* The domd's answer to C's request. */
 static void on_status(int status, const ProtobufCMessage *reply, const char *errtext, void *arg)
 {
@@ -847,6 +886,18 @@ static void on_status(int status, const ProtobufCMessage *reply, const char *err
         struct api_error err = {0};
         const Ts__Dom__Status *st = (const Ts__Dom__Status *)reply;
         struct db_row *vm = db_get(x->db, &mclass_VM, c->vm_ref);
+        if (status < 0 && c->spare_used && !c->domd_retried) {
+                /* whatever state the spare is in, it is not to be used; the call goes on
+                 * with a domd of its own once the spare is gone */
+                log_warnx("vm %s: the spare domd failed (%s); starting another", c->rt->uuid,
+                          errtext && errtext[0] ? errtext : strerror(-status));
+                domd_spawner_kill(v->spawner, c->rt->uuid);
+                c->spare_used = false;
+                c->domd_retried = true;
+                c->rt->domd_up = false;
+                wait_for_domd(c);
+                return;
+        }
         if (status < 0) {
                 api_error_set(&err, "INTERNAL_ERROR",
                               errtext && errtext[0] ? errtext : strerror(-status), NULL);
@@ -916,6 +967,10 @@ static void on_status(int status, const ProtobufCMessage *reply, const char *err
         case K_HARD_REBOOT:
         case K_AFTER_RESTART:
                 apply_status(v, vm, st, true);
+                if (c->spare_used && !c->rt->domd_up) {
+                        wait_for_hello(c);
+                        return;
+                }
                 break;
         default:
                 apply_status(v, vm, st, false);
@@ -1440,6 +1495,14 @@ void vms_domd_peer(struct xapi *x, const struct msg_peer_info *p, int up)
                 return;
         }
         rt->domd_up = true;
+        if (rt->hello_wait != NULL) {
+                struct call *c = rt->hello_wait;
+                struct api_error err = {0};
+                rt->hello_wait = NULL;
+                event_del(c->timer);
+                call_done(c, 0, &err);
+                return;
+        }
         if (rt->pending != NULL) {
                 struct call *c = rt->pending;
                 rt->pending = NULL;
