@@ -5,6 +5,7 @@
 #include "common/uuid.h"
 
 #include <dirent.h>
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -29,7 +30,8 @@ static void usage(FILE *out)
                 "       tsctl [-r RUNDIR] list\n"
                 "\n"
                 "Sends COMMAND to a toolstack daemon's control socket, RUNDIR/TARGET.ctl, and\n"
-                "prints the reply.  TARGET is xapid, stord, netd or domd/<vm-uuid> (or the path\n"
+                "prints the reply.  TARGET is xapid, stord, netd, domd/<vm-uuid>, "
+                "domd/spare-XXXXXXXX (or the path\n"
                 "of a socket, starting with / or ./).  `tsctl TARGET list-commands` shows what a\n"
                 "daemon understands; every daemon has version, status, log/list and\n"
                 "log/set [MODULE|all] LEVEL.  `tsctl list` shows every daemon of RUNDIR and the\n"
@@ -57,13 +59,25 @@ static bool is_daemon_name(const char *s)
         return true;
 }
 
+/* "spare-" and 8 hex digits: an idle domd xapid keeps for the next VM.start. */
+static bool is_spare_name(const char *s)
+{
+        if (strncmp(s, "spare-", 6) != 0 || strlen(s) != 14)
+                return false;
+        for (s += 6; *s; s++)
+                if (!isxdigit((unsigned char)*s))
+                        return false;
+        return true;
+}
+
 /* Writes the socket path of TARGET into OUT; returns 0 or -EINVAL for a bad target. */
 static int resolve(const char *rundir, const char *target, char *out, size_t len)
 {
         int n;
         if (target[0] == '/' || strncmp(target, "./", 2) == 0 || strncmp(target, "../", 3) == 0)
                 n = snprintf(out, len, "%s", target);
-        else if (strncmp(target, "domd/", 5) == 0 && uuid_is_valid(target + 5))
+        else if (strncmp(target, "domd/", 5) == 0 &&
+                 (uuid_is_valid(target + 5) || is_spare_name(target + 5)))
                 n = snprintf(out, len, "%s/%s.ctl", rundir, target);
         else if (is_daemon_name(target))
                 n = snprintf(out, len, "%s/%s.ctl", rundir, target);
