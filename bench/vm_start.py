@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """VM start benchmark on a development stack (simulated hypervisor, one domd per VM).
 
-  B=build bench/vm_start.py [--vms 1000] [--window 5] [--idle 10]
+  B=build bench/vm_start.py [--vms 1000] [--window 5] [--idle 10] [--spares N]
 
   1. VM.start → Running latency (the synchronous call returns once the VM is Running and
      the change is durable), started one after the other: median of --window starts around
