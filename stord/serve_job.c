@@ -72,8 +72,7 @@ static void job_done(void *arg)
 }
 
 int serve_submit(struct work_pool *pool, struct msg_link *l, const struct msg_origin *from,
-                 const ProtobufCMessage *req, serve_job_fn fn, serve_job_after_fn after,
-                 void *ctx)
+                 const ProtobufCMessage *req, serve_job_fn fn, serve_job_after_fn after, void *ctx)
 {
         struct serve_job *j = calloc(1, sizeof(*j));
         if (j == NULL)
@@ -110,8 +109,7 @@ int serve_job_reply(struct serve_job *j, const ProtobufCMessage *rep)
         return 0;
 }
 
-int serve_job_sr(struct serve_job *j, const Ts__Sto__Sr *d, struct sd_sr **out,
-                 struct sd_error *e)
+int serve_job_sr(struct serve_job *j, const Ts__Sto__Sr *d, struct sd_sr **out, struct sd_error *e)
 {
         if (d == NULL || d->uuid[0] == '\0')
                 return sd_fail(e, -EINVAL, SM_INVALID_ARG, "request names no SR");

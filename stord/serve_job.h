@@ -24,8 +24,7 @@ typedef void (*serve_job_after_fn)(void *ctx, int fn_result);
 /* Queues REQ (copied) from FROM.  AFTER may be NULL; CTX is the caller's.  Returns 0, or a
  * negative errno (nothing will be called; the caller replies). */
 int serve_submit(struct work_pool *pool, struct msg_link *l, const struct msg_origin *from,
-                 const ProtobufCMessage *req, serve_job_fn fn, serve_job_after_fn after,
-                 void *ctx);
+                 const ProtobufCMessage *req, serve_job_fn fn, serve_job_after_fn after, void *ctx);
 /* Worker: the reply (packed now; REP is borrowed for the call).  Returns 0 or -ENOMEM. */
 int serve_job_reply(struct serve_job *j, const ProtobufCMessage *rep);
 /* Worker: the SR D describes, opened for this job (closed when it ends). */
