@@ -25,9 +25,9 @@ struct waiter {
 };
 
 static struct waiter *waiters;
-static struct event *wake_ev;     /* runs the retries from the loop, never inside an op_end */
-static struct waiter *rerunning;  /* the waiter whose handler runs again right now */
-static bool rerun_waits;          /* ... and it is waiting again */
+static struct event *wake_ev;    /* runs the retries from the loop, never inside an op_end */
+static struct waiter *rerunning; /* the waiter whose handler runs again right now */
+static bool rerun_waits;         /* ... and it is waiting again */
 
 static void unlink_waiter(struct waiter *w)
 {
