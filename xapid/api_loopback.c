@@ -28,8 +28,8 @@ static void parse_answer(struct loopback *lb, const char *text, size_t len)
         json_t *root = json_loadb(text, len, 0, &jerr);
         json_t *error = json_object_get(root, "error");
         if (root == NULL) {
-                lb->r = api_error_set(&lb->err, "INTERNAL_ERROR", "unreadable internal answer",
-                                      NULL);
+                lb->r =
+                    api_error_set(&lb->err, "INTERNAL_ERROR", "unreadable internal answer", NULL);
         } else if (error != NULL && json_is_object(error)) {
                 json_t *msg = json_object_get(error, "message");
                 json_t *data = json_object_get(error, "data");
@@ -38,8 +38,8 @@ static void parse_answer(struct loopback *lb, const char *text, size_t len)
                 for (size_t i = 0; json_is_array(data) && i < json_array_size(data) && n < 8; i++)
                         if (json_is_string(json_array_get(data, i)))
                                 params[n++] = json_string_value(json_array_get(data, i));
-                api_error_setv(&lb->err, json_is_string(msg) ? json_string_value(msg)
-                                                             : "INTERNAL_ERROR",
+                api_error_setv(&lb->err,
+                               json_is_string(msg) ? json_string_value(msg) : "INTERNAL_ERROR",
                                params, n);
                 lb->r = -EINVAL;
         }
