@@ -51,8 +51,8 @@ static void slow_done(void *arg)
         struct one *o = arg;
         struct job_state *st = o->st;
         st->done++;
-        st->done_on_loop += pthread_equal(pthread_self(), st->loop) &&
-                            !pthread_equal(o->ran_on, st->loop);
+        st->done_on_loop +=
+            pthread_equal(pthread_self(), st->loop) && !pthread_equal(o->ran_on, st->loop);
         if (st->done == JOBS)
                 event_base_loopexit(st->base, NULL);
 }
