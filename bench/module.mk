@@ -8,10 +8,11 @@ $(B)/bench/rpc_load: $(call objs,bench/rpc_load.c)
 $(B)/bench/abyss_anchor: $(call objs,bench/abyss_anchor.c)
 	$(call link_recipe,$(LIBS_ABYSS))
 # Durable commits/s of the datamodel journal (group commit) and its load time.
-$(B)/bench/db_commit_bench: $(call objs,bench/db_commit_bench.c) $(LIBXAPID) $(LIBCOMMON)
+$(B)/bench/db_commit_bench: $(call objs,bench/db_commit_bench.c) $(LIBXAPID) $(LIBPROTO) $(LIBCOMMON)
 	$(call link_recipe,$(AS_NEEDED) $(LIBS_XAPID) $(LIBS_COMMON))
 ALL_OBJS += $(call objs,bench/rpc_load.c bench/abyss_anchor.c bench/db_commit_bench.c)
 # Recomputing SR/VDI allowed_operations with 15,000 VDIs and VBDs.
-$(B)/bench/storage_allowed_bench: $(call objs,bench/storage_allowed_bench.c) $(LIBXAPID) $(LIBCOMMON)
+$(B)/bench/storage_allowed_bench: $(call objs,bench/storage_allowed_bench.c) $(LIBXAPID) $(LIBPROTO) \
+    $(LIBCOMMON)
 	$(call link_recipe,$(AS_NEEDED) $(LIBS_XAPID) $(LIBS_COMMON))
 ALL_OBJS += $(call objs,bench/storage_allowed_bench.c)

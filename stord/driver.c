@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "stord/qimg.h"
+#include "stord/srlock.h"
 
 LOG_MODULE(driver)
 
@@ -324,6 +325,11 @@ int sd_sr_open(const char *type, const char *sr_uuid, const struct sd_map *dconf
                 sd_fail(e, rc, SM_GENERAL, "out of memory");
                 goto fail;
         }
+        sr->lock = sd_srlock_for(sr->uuid);
+        if (sr->lock == NULL) {
+                rc = sd_fail(e, -ENOMEM, SM_GENERAL, "out of memory");
+                goto fail;
+        }
         rc = d->open(sr, e);
         if (rc < 0)
                 goto fail;
@@ -352,8 +358,19 @@ static int unsupported(const struct sd_sr *sr, const char *op, struct sd_error *
                            "%s SRs do not support %s", sr ? sr->drv->name : "these", op);
 }
 
+/* The driver's OP under the SR's lock, or SR_OPERATION_NOT_SUPPORTED. */
 #define DISPATCH(sr, op, ...)                                                                      \
-        ((sr)->drv->op != NULL ? (sr)->drv->op(__VA_ARGS__) : unsupported((sr), #op, e))
+        ({                                                                                         \
+                int rc_;                                                                           \
+                if ((sr)->drv->op == NULL) {                                                       \
+                        rc_ = unsupported((sr), #op, e);                                           \
+                } else {                                                                           \
+                        sd_srlock_take((sr)->lock);                                                \
+                        rc_ = (sr)->drv->op(__VA_ARGS__);                                          \
+                        sd_srlock_release((sr)->lock);                                             \
+                }                                                                                  \
+                rc_;                                                                               \
+        })
 
 int sd_sr_create(struct sd_sr *sr, uint64_t size, struct sd_error *e)
 {

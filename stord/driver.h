@@ -2,10 +2,11 @@
  *
  * stord opens an SR with sd_sr_open() (no side effects: validates the device_config and works
  * out where the SR lives), then calls the sd_* wrappers below, which dispatch to the driver and
- * turn a missing operation into SR_OPERATION_NOT_SUPPORTED.  stord serialises the operations
- * of one SR; the file-based drivers also take an flock on the SR so two processes cannot
- * interleave.  Every function returns 0 or a negative errno and, on failure, fills the
- * struct sd_error it is given (when not NULL).
+ * turn a missing operation into SR_OPERATION_NOT_SUPPORTED.  The wrappers hold the SR's lock
+ * (srlock.h) around the driver call, so they may be called from several threads; the
+ * file-based drivers also take an flock on the SR so two processes cannot interleave.  Every
+ * function returns 0 or a negative errno and, on failure, fills the struct sd_error it is given
+ * (when not NULL).
  *
  * Ownership: every string inside sd_vdi, sd_attach, sd_map, sd_probe is owned by the struct
  * and freed by its *_clear/_free function; inputs are borrowed for the duration of the call. */
@@ -188,10 +189,11 @@ struct sd_driver;
 struct sd_sr {
         const struct sd_driver *drv;
         char uuid[UUID_STR_LEN];
-        struct sd_map dconf; /* owned copy of the device_config */
-        char *path;          /* directory holding the SR's files (file, ext, iso, nfs) */
-        char *vg;            /* lvm: the volume group name */
-        void *priv;          /* driver state, freed by drv->close */
+        struct sd_map dconf;    /* owned copy of the device_config */
+        char *path;             /* directory holding the SR's files (file, ext, iso, nfs) */
+        char *vg;               /* lvm: the volume group name */
+        void *priv;             /* driver state, freed by drv->close */
+        struct sd_srlock *lock; /* srlock.h: held around every driver call */
 };
 
 struct sd_config_key {

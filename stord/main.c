@@ -56,7 +56,7 @@ int main(int argc, char **argv)
         msg_link_set_state(d.link, "drivers", drivers);
         msg_link_set_state(d.link, "local_sr_dir", cfg_get_str(d.cfg, "storage.local_sr_dir"));
         struct serve *srv;
-        if (serve_new(d.link, &srv) < 0)
+        if (serve_new(d.base, d.link, d.run_dir, &srv) < 0)
                 fatalx("out of memory");
         for (const struct sd_driver *const *dr = sd_drivers(); *dr != NULL; dr++) {
                 char key[64], *desc = sd_driver_describe_json(*dr);

@@ -1,6 +1,7 @@
-/* Serving proto/storage.proto (see serve.h).  Each request names its SR; an SR opened once
- * stays open (struct sd_sr per uuid) and is reopened when xapid describes it differently.
- * Operations run to completion on the loop: the drivers serialise per SR anyway. */
+/* Serving proto/storage.proto (see serve.h).  Each request names its SR completely; every
+ * operation runs on a worker thread (serve_job.h), opening the SRs it needs, so a long copy
+ * or scan never stops the loop from answering the next request.  The drivers serialise the
+ * operations of one SR (driver.c's per-SR lock). */
 #include "stord/serve.h"
 
 #include <errno.h>
@@ -13,12 +14,14 @@
 #include "proto/storage.pb-c.h"
 #include "stord/attach.h"
 #include "stord/driver.h"
+#include "stord/serve_job.h"
+#include "stord/work.h"
 
 LOG_MODULE(serve)
 
 struct serve {
-        struct sd_sr **srs;
-        size_t n;
+        struct msg_link *link;
+        struct work_pool *pool;  /* work.h: where the operations run */
         struct attachments *att; /* attach.c */
 };
 
@@ -26,70 +29,14 @@ void serve_free(struct serve *s)
 {
         if (s == NULL)
                 return;
-        for (size_t i = 0; i < s->n; i++)
-                sd_sr_close(s->srs[i]);
-        free(s->srs);
+        work_pool_free(s->pool); /* finishes the operations under way (and replies) */
         attach_free(s->att);
         free(s);
 }
 
-static bool same_sr(const struct sd_sr *sr, const Ts__Sto__Sr *d)
+struct work_pool *serve_pool(struct serve *s)
 {
-        if (strcmp(sr->drv->name, d->type) != 0 || sr->dconf.n != d->n_device_config)
-                return false;
-        for (size_t i = 0; i < d->n_device_config; i++) {
-                const char *v = sd_map_get(&sr->dconf, d->device_config[i]->key);
-                if (v == NULL || strcmp(v, d->device_config[i]->value) != 0)
-                        return false;
-        }
-        return true;
-}
-
-/* The open SR described by D (opened now if needed).  Borrowed until serve_free. */
-static int get_sr(struct serve *s, const Ts__Sto__Sr *d, struct sd_sr **out, struct sd_error *e)
-{
-        if (d == NULL || d->uuid[0] == '\0')
-                return sd_fail(e, -EINVAL, SM_INVALID_ARG, "request names no SR");
-        size_t i;
-        for (i = 0; i < s->n; i++)
-                if (strcmp(s->srs[i]->uuid, d->uuid) == 0)
-                        break;
-        if (i < s->n && same_sr(s->srs[i], d)) {
-                *out = s->srs[i];
-                return 0;
-        }
-        struct sd_map dconf = {0};
-        int r = 0;
-        for (size_t k = 0; k < d->n_device_config && r == 0; k++)
-                r = sd_map_set(&dconf, d->device_config[k]->key, d->device_config[k]->value);
-        struct sd_sr *sr = NULL;
-        if (r < 0)
-                r = sd_fail(e, r, SM_GENERAL, "out of memory");
-        else
-                r = sd_sr_open(d->type, d->uuid, &dconf, &sr, e);
-        sd_map_clear(&dconf);
-        if (r < 0)
-                return r;
-        if (i < s->n) {
-                sd_sr_close(s->srs[i]);
-                s->srs[i] = sr;
-        } else {
-                struct sd_sr **v = realloc(s->srs, (s->n + 1) * sizeof(*v));
-                if (v == NULL) {
-                        sd_sr_close(sr);
-                        return sd_fail(e, -ENOMEM, SM_GENERAL, "out of memory");
-                }
-                s->srs = v;
-                s->srs[s->n++] = sr;
-        }
-        *out = sr;
-        return 0;
-}
-
-int serve_get_sr(struct serve *s, const struct Ts__Sto__Sr *d, struct sd_sr **out,
-                 struct sd_error *e)
-{
-        return get_sr(s, d, out, e);
+        return s->pool;
 }
 
 /* A Failure from E, in storage owned by the caller's struct api_error. */
@@ -121,8 +68,7 @@ static void fill_vdi(Ts__Sto__Vdi *pv, const struct sd_vdi *v)
         pv->read_only = v->read_only;
 }
 
-static int reply_state(struct msg_link *l, const struct msg_origin *from, struct sd_sr *sr, int r,
-                       struct sd_error *e)
+static int reply_state(struct serve_job *j, struct sd_sr *sr, int r, struct sd_error *e)
 {
         Ts__Sto__SrState rep = TS__STO__SR_STATE__INIT;
         Ts__Sto__Failure f = TS__STO__FAILURE__INIT;
@@ -155,7 +101,7 @@ static int reply_state(struct msg_link *l, const struct msg_origin *from, struct
                 fill_failure(&f, e, &ae);
                 rep.failure = &f;
         }
-        r = msg_link_reply(l, from, &rep.base);
+        r = serve_job_reply(j, &rep.base);
 out:
         free(pv);
         free(pp);
@@ -164,13 +110,12 @@ out:
         return r;
 }
 
-static int on_sr_attach(struct msg_link *l, const struct msg_origin *from,
-                        const ProtobufCMessage *body, void *arg)
+static int on_sr_attach(struct serve_job *j, const ProtobufCMessage *body, void *arg)
 {
         const Ts__Sto__SrAttach *req = (const Ts__Sto__SrAttach *)body;
         struct sd_error e = {0};
         struct sd_sr *sr = NULL;
-        int r = get_sr(arg, req->sr, &sr, &e);
+        int r = serve_job_sr(j, req->sr, &sr, &e);
         if (r == 0 && req->create && sr->drv->sr_create != NULL) /* iso: nothing to make */
                 r = sd_sr_create(sr, 0, &e);
         if (r == 0)
@@ -179,21 +124,19 @@ static int on_sr_attach(struct msg_link *l, const struct msg_origin *from,
                 log_info("SR %s (%s) attached", sr->uuid, sr->drv->name);
         else
                 log_warnx("SR %s: attach failed: %s", req->sr ? req->sr->uuid : "?", e.reason);
-        return reply_state(l, from, sr, r, &e);
+        return reply_state(j, sr, r, &e);
 }
 
-static int on_sr_scan(struct msg_link *l, const struct msg_origin *from,
-                      const ProtobufCMessage *body, void *arg)
+static int on_sr_scan(struct serve_job *j, const ProtobufCMessage *body, void *arg)
 {
         const Ts__Sto__SrScan *req = (const Ts__Sto__SrScan *)body;
         struct sd_error e = {0};
         struct sd_sr *sr = NULL;
-        int r = get_sr(arg, req->sr, &sr, &e);
-        return reply_state(l, from, sr, r, &e);
+        int r = serve_job_sr(j, req->sr, &sr, &e);
+        return reply_state(j, sr, r, &e);
 }
 
-static int reply_vdi(struct msg_link *l, const struct msg_origin *from, int r,
-                     const struct sd_vdi *v, const struct sd_error *e)
+static int reply_vdi(struct serve_job *j, int r, const struct sd_vdi *v, const struct sd_error *e)
 {
         Ts__Sto__VdiResult rep = TS__STO__VDI_RESULT__INIT;
         Ts__Sto__Failure f = TS__STO__FAILURE__INIT;
@@ -206,19 +149,18 @@ static int reply_vdi(struct msg_link *l, const struct msg_origin *from, int r,
                 fill_vdi(&pv, v);
                 rep.vdi = &pv;
         }
-        r = msg_link_reply(l, from, &rep.base);
+        r = serve_job_reply(j, &rep.base);
         api_error_clear(&ae);
         return r;
 }
 
-static int on_vdi_create(struct msg_link *l, const struct msg_origin *from,
-                         const ProtobufCMessage *body, void *arg)
+static int on_vdi_create(struct serve_job *j, const ProtobufCMessage *body, void *arg)
 {
         const Ts__Sto__VdiCreate *req = (const Ts__Sto__VdiCreate *)body;
         struct sd_error e = {0};
         struct sd_vdi v = {0};
         struct sd_sr *sr = NULL;
-        int r = get_sr(arg, req->sr, &sr, &e);
+        int r = serve_job_sr(j, req->sr, &sr, &e);
         struct sd_vdi_create_args a = {
             .virtual_size = req->virtual_size,
             .format =
@@ -233,69 +175,65 @@ static int on_vdi_create(struct msg_link *l, const struct msg_origin *from,
         if (r == 0)
                 log_info("SR %s: created VDI %s (%llu bytes)", sr->uuid, v.location,
                          (unsigned long long)v.virtual_size);
-        r = reply_vdi(l, from, r, &v, &e);
+        r = reply_vdi(j, r, &v, &e);
         sd_vdi_clear(&v);
         return r;
 }
 
-static int on_vdi_delete(struct msg_link *l, const struct msg_origin *from,
-                         const ProtobufCMessage *body, void *arg)
+static int on_vdi_delete(struct serve_job *j, const ProtobufCMessage *body, void *arg)
 {
         const Ts__Sto__VdiDelete *req = (const Ts__Sto__VdiDelete *)body;
         struct sd_error e = {0};
         struct sd_sr *sr = NULL;
-        int r = get_sr(arg, req->sr, &sr, &e);
+        int r = serve_job_sr(j, req->sr, &sr, &e);
         if (r == 0)
                 r = sd_vdi_delete(sr, req->location, &e);
         if (r == 0)
                 log_info("SR %s: deleted VDI %s", sr->uuid, req->location);
-        return reply_vdi(l, from, r, NULL, &e);
+        return reply_vdi(j, r, NULL, &e);
 }
 
-static int on_vdi_copy(struct msg_link *l, const struct msg_origin *from, void *arg,
-                       const Ts__Sto__Sr *d, const char *location, bool snapshot)
+static int on_vdi_copy(struct serve_job *j, void *arg, const Ts__Sto__Sr *d, const char *location,
+                       bool snapshot)
 {
         struct sd_error e = {0};
         struct sd_vdi v = {0};
         struct sd_sr *sr = NULL;
-        int r = get_sr(arg, d, &sr, &e);
+        int r = serve_job_sr(j, d, &sr, &e);
         if (r == 0)
                 r = snapshot ? sd_vdi_snapshot(sr, location, &v, &e)
                              : sd_vdi_clone(sr, location, &v, &e);
         if (r == 0)
                 log_info("SR %s: %s of VDI %s is %s", sr->uuid, snapshot ? "snapshot" : "clone",
                          location, v.location);
-        r = reply_vdi(l, from, r, &v, &e);
+        r = reply_vdi(j, r, &v, &e);
         sd_vdi_clear(&v);
         return r;
 }
 
-static int on_vdi_clone(struct msg_link *l, const struct msg_origin *from,
-                        const ProtobufCMessage *body, void *arg)
+static int on_vdi_clone(struct serve_job *j, const ProtobufCMessage *body, void *arg)
 {
         const Ts__Sto__VdiClone *req = (const Ts__Sto__VdiClone *)body;
-        return on_vdi_copy(l, from, arg, req->sr, req->location, false);
+        return on_vdi_copy(j, arg, req->sr, req->location, false);
 }
 
-static int on_vdi_snapshot(struct msg_link *l, const struct msg_origin *from,
-                           const ProtobufCMessage *body, void *arg)
+static int on_vdi_snapshot(struct serve_job *j, const ProtobufCMessage *body, void *arg)
 {
         const Ts__Sto__VdiSnapshot *req = (const Ts__Sto__VdiSnapshot *)body;
-        return on_vdi_copy(l, from, arg, req->sr, req->location, true);
+        return on_vdi_copy(j, arg, req->sr, req->location, true);
 }
 
 /* ---- storage API additions ---------------------------------------------------------------- */
 
-static int on_vdi_full_copy(struct msg_link *l, const struct msg_origin *from,
-                            const ProtobufCMessage *body, void *arg)
+static int on_vdi_full_copy(struct serve_job *j, const ProtobufCMessage *body, void *arg)
 {
         const Ts__Sto__VdiCopy *req = (const Ts__Sto__VdiCopy *)body;
         struct sd_error e = {0};
         struct sd_vdi v = {0};
         struct sd_sr *src = NULL, *dst = NULL;
-        int r = get_sr(arg, req->dest != NULL ? req->dest : req->sr, &dst, &e);
+        int r = serve_job_sr(j, req->dest != NULL ? req->dest : req->sr, &dst, &e);
         if (r == 0)
-                r = get_sr(arg, req->sr, &src, &e);
+                r = serve_job_sr(j, req->sr, &src, &e);
         if (r == 0)
                 r = sd_vdi_copy(src, req->location, dst,
                                 strcmp(dst->drv->name, "lvm") == 0 ? SD_FMT_RAW : SD_FMT_QCOW2, &v,
@@ -303,13 +241,12 @@ static int on_vdi_full_copy(struct msg_link *l, const struct msg_origin *from,
         if (r == 0)
                 log_info("SR %s: VDI %s copied to %s in SR %s", src->uuid, req->location,
                          v.location, dst->uuid);
-        r = reply_vdi(l, from, r, &v, &e);
+        r = reply_vdi(j, r, &v, &e);
         sd_vdi_clear(&v);
         return r;
 }
 
-static int reply_done(struct msg_link *l, const struct msg_origin *from, int r,
-                      const struct sd_error *e)
+static int reply_done(struct serve_job *j, int r, const struct sd_error *e)
 {
         Ts__Sto__SrState rep = TS__STO__SR_STATE__INIT;
         Ts__Sto__Failure f = TS__STO__FAILURE__INIT;
@@ -318,55 +255,44 @@ static int reply_done(struct msg_link *l, const struct msg_origin *from, int r,
                 fill_failure(&f, e, &ae);
                 rep.failure = &f;
         }
-        r = msg_link_reply(l, from, &rep.base);
+        r = serve_job_reply(j, &rep.base);
         api_error_clear(&ae);
         return r;
 }
 
-static int on_sr_detach(struct msg_link *l, const struct msg_origin *from,
-                        const ProtobufCMessage *body, void *arg)
+static int on_sr_detach(struct serve_job *j, const ProtobufCMessage *body, void *arg)
 {
         const Ts__Sto__SrDetach *req = (const Ts__Sto__SrDetach *)body;
         struct sd_error e = {0};
         struct sd_sr *sr = NULL;
-        int r = get_sr(arg, req->sr, &sr, &e);
+        int r = serve_job_sr(j, req->sr, &sr, &e);
         if (r == 0)
                 r = sd_sr_detach(sr, &e);
         if (r == 0)
                 log_info("SR %s detached", sr->uuid);
-        return reply_done(l, from, r, &e);
+        return reply_done(j, r, &e);
 }
 
-static int on_sr_delete(struct msg_link *l, const struct msg_origin *from,
-                        const ProtobufCMessage *body, void *arg)
+static int on_sr_delete(struct serve_job *j, const ProtobufCMessage *body, void *arg)
 {
         const Ts__Sto__SrDelete *req = (const Ts__Sto__SrDelete *)body;
         struct sd_error e = {0};
         struct sd_sr *sr = NULL;
-        int r = get_sr(arg, req->sr, &sr, &e);
+        int r = serve_job_sr(j, req->sr, &sr, &e);
         if (r == 0)
                 r = sd_sr_delete(sr, &e);
-        if (r == 0) {
+        if (r == 0)
                 log_info("SR %s deleted", sr->uuid);
-                struct serve *s = arg;
-                for (size_t i = 0; i < s->n; i++)
-                        if (s->srs[i] == sr) {
-                                sd_sr_close(sr);
-                                s->srs[i] = s->srs[--s->n];
-                                break;
-                        }
-        }
-        return reply_done(l, from, r, &e);
+        return reply_done(j, r, &e);
 }
 
-static int on_vdi_resize(struct msg_link *l, const struct msg_origin *from,
-                         const ProtobufCMessage *body, void *arg)
+static int on_vdi_resize(struct serve_job *j, const ProtobufCMessage *body, void *arg)
 {
         const Ts__Sto__VdiResize *req = (const Ts__Sto__VdiResize *)body;
         struct sd_error e = {0};
         struct sd_vdi v = {0};
         struct sd_sr *sr = NULL;
-        int r = get_sr(arg, req->sr, &sr, &e);
+        int r = serve_job_sr(j, req->sr, &sr, &e);
         if (r == 0)
                 r = sd_vdi_resize(sr, req->location, req->size, &e);
         if (r == 0)
@@ -374,13 +300,12 @@ static int on_vdi_resize(struct msg_link *l, const struct msg_origin *from,
         if (r == 0)
                 log_info("SR %s: VDI %s resized to %llu bytes", sr->uuid, req->location,
                          (unsigned long long)v.virtual_size);
-        r = reply_vdi(l, from, r, &v, &e);
+        r = reply_vdi(j, r, &v, &e);
         sd_vdi_clear(&v);
         return r;
 }
 
-static int on_sr_probe(struct msg_link *l, const struct msg_origin *from,
-                       const ProtobufCMessage *body, void *arg)
+static int on_sr_probe(struct serve_job *j, const ProtobufCMessage *body, void *arg)
 {
         const Ts__Sto__SrProbe *req = (const Ts__Sto__SrProbe *)body;
         struct sd_error e = {0};
@@ -405,7 +330,7 @@ static int on_sr_probe(struct msg_link *l, const struct msg_origin *from,
         } else {
                 rep.xml = xml != NULL ? xml : "";
         }
-        r = msg_link_reply(l, from, &rep.base);
+        r = serve_job_reply(j, &rep.base);
         free(xml);
         api_error_clear(&ae);
         sd_probe_clear(&p);
@@ -413,60 +338,71 @@ static int on_sr_probe(struct msg_link *l, const struct msg_origin *from,
         return r;
 }
 
-static int on_vdi_introduce(struct msg_link *l, const struct msg_origin *from,
-                            const ProtobufCMessage *body, void *arg)
+static int on_vdi_introduce(struct serve_job *j, const ProtobufCMessage *body, void *arg)
 {
         const Ts__Sto__VdiIntroduce *req = (const Ts__Sto__VdiIntroduce *)body;
         struct sd_error e = {0};
         struct sd_vdi v = {0};
         struct sd_sr *sr = NULL;
-        int r = get_sr(arg, req->sr, &sr, &e);
+        int r = serve_job_sr(j, req->sr, &sr, &e);
         if (r == 0)
                 r = sd_vdi_introduce(sr, req->location, &v, &e);
-        r = reply_vdi(l, from, r, &v, &e);
+        r = reply_vdi(j, r, &v, &e);
         sd_vdi_clear(&v);
         return r;
 }
 
-/* Handlers of the storage API additions (after the original set, to keep merges simple). */
-static int serve_storage_api(struct msg_link *l, struct serve *s)
+/* The requests served on workers, each with its operation. */
+static const struct route {
+        const ProtobufCMessageDescriptor *type;
+        serve_job_fn fn;
+} routes[] = {
+    {&ts__sto__sr_attach__descriptor, on_sr_attach},
+    {&ts__sto__sr_scan__descriptor, on_sr_scan},
+    {&ts__sto__vdi_create__descriptor, on_vdi_create},
+    {&ts__sto__vdi_delete__descriptor, on_vdi_delete},
+    {&ts__sto__vdi_clone__descriptor, on_vdi_clone},
+    {&ts__sto__vdi_snapshot__descriptor, on_vdi_snapshot},
+    {&ts__sto__vdi_copy__descriptor, on_vdi_full_copy},
+    {&ts__sto__sr_detach__descriptor, on_sr_detach},
+    {&ts__sto__sr_delete__descriptor, on_sr_delete},
+    {&ts__sto__vdi_resize__descriptor, on_vdi_resize},
+    {&ts__sto__sr_probe__descriptor, on_sr_probe},
+    {&ts__sto__vdi_introduce__descriptor, on_vdi_introduce},
+};
+
+#define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* What a registered handler gets: the serve and the route. */
+static struct route_arg {
+        struct serve *s;
+        const struct route *route;
+} route_args[N_ROUTES];
+
+/* Loop thread: hands the request to a worker. */
+static int on_request(struct msg_link *l, const struct msg_origin *from,
+                      const ProtobufCMessage *body, void *arg)
 {
-        int r = msg_link_handle(l, &ts__sto__vdi_copy__descriptor, on_vdi_full_copy, s);
-        if (r == 0)
-                r = msg_link_handle(l, &ts__sto__sr_detach__descriptor, on_sr_detach, s);
-        if (r == 0)
-                r = msg_link_handle(l, &ts__sto__sr_delete__descriptor, on_sr_delete, s);
-        if (r == 0)
-                r = msg_link_handle(l, &ts__sto__vdi_resize__descriptor, on_vdi_resize, s);
-        if (r == 0)
-                r = msg_link_handle(l, &ts__sto__sr_probe__descriptor, on_sr_probe, s);
-        if (r == 0)
-                r = msg_link_handle(l, &ts__sto__vdi_introduce__descriptor, on_vdi_introduce, s);
-        return r;
+        const struct route_arg *ra = arg;
+        return serve_submit(ra->s->pool, l, from, body, ra->route->fn, NULL, ra->s);
 }
 
-int serve_new(struct msg_link *l, struct serve **out)
+int serve_new(struct event_base *base, struct msg_link *l, const char *run_dir, struct serve **out)
 {
         struct serve *s = calloc(1, sizeof(*s));
         if (s == NULL)
                 return -ENOMEM;
-        int r = msg_link_handle(l, &ts__sto__sr_attach__descriptor, on_sr_attach, s);
+        s->link = l;
+        int r = work_pool_new(base, &s->pool);
+        for (size_t i = 0; i < N_ROUTES && r == 0; i++) {
+                route_args[i].s = s;
+                route_args[i].route = &routes[i];
+                r = msg_link_handle(l, routes[i].type, on_request, &route_args[i]);
+        }
         if (r == 0)
-                r = msg_link_handle(l, &ts__sto__sr_scan__descriptor, on_sr_scan, s);
-        if (r == 0)
-                r = msg_link_handle(l, &ts__sto__vdi_create__descriptor, on_vdi_create, s);
-        if (r == 0)
-                r = msg_link_handle(l, &ts__sto__vdi_delete__descriptor, on_vdi_delete, s);
-        if (r == 0)
-                r = msg_link_handle(l, &ts__sto__vdi_clone__descriptor, on_vdi_clone, s);
-        if (r == 0)
-                r = msg_link_handle(l, &ts__sto__vdi_snapshot__descriptor, on_vdi_snapshot, s);
-        if (r == 0)
-                r = serve_storage_api(l, s);
-        if (r == 0)
-                r = attach_register(l, s, &s->att);
+                r = attach_register(l, s, run_dir, &s->att);
         if (r < 0) {
-                free(s);
+                serve_free(s);
                 return r;
         }
         *out = s;

@@ -2,18 +2,19 @@
 #ifndef TS_STORD_SERVE_H
 #define TS_STORD_SERVE_H
 
+struct event_base;
 struct msg_link;
 struct serve;
-struct sd_sr;
-struct sd_error;
-struct Ts__Sto__Sr;
+struct work_pool;
 
-/* Registers the handlers on L.  Returns 0 or -ENOMEM; *OUT is freed with serve_free. */
-int serve_new(struct msg_link *l, struct serve **out);
-void serve_free(struct serve *s); /* closes every open SR; NULL is fine */
+/* Registers the handlers on L; the operations run on worker threads whose completions come
+ * back on BASE.  RUN_DIR holds the attachments' state file (attach.h).  Returns 0 or -errno;
+ * *OUT is freed with serve_free. */
+int serve_new(struct event_base *base, struct msg_link *l, const char *run_dir, struct serve **out);
+/* Waits for the operations under way (and sends their replies).  NULL is fine. */
+void serve_free(struct serve *s);
 
-/* The open SR a request describes (opened now if needed); borrowed until serve_free. */
-int serve_get_sr(struct serve *s, const struct Ts__Sto__Sr *d, struct sd_sr **out,
-                 struct sd_error *e);
+/* The pool the operations run on (borrowed until serve_free). */
+struct work_pool *serve_pool(struct serve *s);
 
 #endif

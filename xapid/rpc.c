@@ -414,6 +414,16 @@ void rpc_resume(struct rpc_req *r, int rc, struct api_error *err)
         finish(r, rc);
 }
 
+void rpc_rerun(struct rpc_req *r)
+{
+        if (r->cancel_fn != NULL)
+                rpc_on_cancel(r, NULL, NULL);
+        r->deferred = false;
+        api_error_clear(&r->err);
+        evbuffer_drain(r->out, evbuffer_get_length(r->out)); /* what the first run began */
+        run(r);
+}
+
 /* task.cancel on an Async job whose handler deferred: the handler lets go, the job ends
  * (task.cancel has already recorded the task as cancelled). */
 static void job_cancel(void *arg)

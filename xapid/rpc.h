@@ -54,6 +54,9 @@ void rpc_resume(struct rpc_req *req, int r, struct api_error *err);
 /* FN runs if a deferred call is abandoned (client gone, or its task cancelled); after it the
  * handler must not touch REQ. */
 void rpc_on_cancel(struct rpc_req *req, void (*fn)(void *arg), void *arg);
+/* Runs the handler of a deferred call again from the start, with the same parameters (a
+ * call that waited for a conflicting operation to end).  REQ may be gone when it returns. */
+void rpc_rerun(struct rpc_req *req);
 /* The calling session's ref (borrowed), the caller's uid, and the Async task (NULL). */
 const char *rpc_req_session(const struct rpc_req *req);
 long rpc_req_uid(const struct rpc_req *req);

@@ -2,6 +2,7 @@
 #include "xapid/storage.h"
 #include "xapid/storage_ops.h"
 #include "xapid/storage_priv.h"
+#include "xapid/storage_wait.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -684,8 +685,8 @@ static struct db_row *vdi_param(struct api_ctx *ctx, const struct rpc_value *v,
 /* ---- handlers ----------------------------------------------------------------------------- */
 
 /* VDI.create(session, VDI record) -> VDI ref */
-int h_VDI_create(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
-                 struct rpc_writer *w, struct api_error *err)
+static int do_VDI_create(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                         struct rpc_writer *w, struct api_error *err)
 {
         void *v;
         int r = model_record_read(&mclass_VDI, params[1], &v, err);
@@ -697,8 +698,8 @@ int h_VDI_create(struct api_ctx *ctx, const struct rpc_value *const *params, siz
 }
 
 /* VDI.destroy(session, self) */
-int h_VDI_destroy(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
-                  struct rpc_writer *w, struct api_error *err)
+static int do_VDI_destroy(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                          struct rpc_writer *w, struct api_error *err)
 {
         struct db_row *row = vdi_param(ctx, params[1], err);
         if (row == NULL)
@@ -710,8 +711,8 @@ int h_VDI_destroy(struct api_ctx *ctx, const struct rpc_value *const *params, si
 }
 
 /* VDI.clone(session, vdi, driver_params) -> VDI ref */
-int h_VDI_clone(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
-                struct rpc_writer *w, struct api_error *err)
+static int do_VDI_clone(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                        struct rpc_writer *w, struct api_error *err)
 {
         struct db_row *row = vdi_param(ctx, params[1], err);
         if (row == NULL)
@@ -723,8 +724,8 @@ int h_VDI_clone(struct api_ctx *ctx, const struct rpc_value *const *params, size
 }
 
 /* VDI.snapshot(session, vdi, driver_params) -> VDI ref */
-int h_VDI_snapshot(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
-                   struct rpc_writer *w, struct api_error *err)
+static int do_VDI_snapshot(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                           struct rpc_writer *w, struct api_error *err)
 {
         struct db_row *row = vdi_param(ctx, params[1], err);
         if (row == NULL)
@@ -736,8 +737,8 @@ int h_VDI_snapshot(struct api_ctx *ctx, const struct rpc_value *const *params, s
 }
 
 /* VDI.copy(session, vdi, sr, base_vdi, into_vdi) -> VDI ref: a full copy into SR. */
-int h_VDI_copy(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
-               struct rpc_writer *w, struct api_error *err)
+static int do_VDI_copy(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                       struct rpc_writer *w, struct api_error *err)
 {
         struct db_row *row = vdi_param(ctx, params[1], err);
         if (row == NULL)
@@ -778,8 +779,8 @@ static void scan_replied(int status, const ProtobufCMessage *reply, const char *
 }
 
 /* SR.scan(session, sr) */
-int h_SR_scan(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
-              struct rpc_writer *w, struct api_error *err)
+static int do_SR_scan(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                      struct rpc_writer *w, struct api_error *err)
 {
         struct xapi *x = rpc_req_xapi(ctx->user);
         const char *ref = params[1]->type == RPC_STRING ? params[1]->u.str.s : "";
@@ -969,4 +970,42 @@ void storage_peer_up(struct xapi *x, const struct msg_peer_info *peer)
         x->storage->creating_local = true;
         send_attach(x, a, "file", uuid, &dconf, true);
         model_slot_free(mclass_PBD.fields[API_PBD_F_device_config].type, &dconf);
+}
+
+/* ---- conflicts wait, as XAPI's (storage_wait.h) ---- */
+
+int h_VDI_create(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                 struct rpc_writer *w, struct api_error *err)
+{
+        return storage_wait(ctx, do_VDI_create(ctx, params, n, w, err), err);
+}
+
+int h_VDI_destroy(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                  struct rpc_writer *w, struct api_error *err)
+{
+        return storage_wait(ctx, do_VDI_destroy(ctx, params, n, w, err), err);
+}
+
+int h_VDI_clone(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                struct rpc_writer *w, struct api_error *err)
+{
+        return storage_wait(ctx, do_VDI_clone(ctx, params, n, w, err), err);
+}
+
+int h_VDI_snapshot(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                   struct rpc_writer *w, struct api_error *err)
+{
+        return storage_wait(ctx, do_VDI_snapshot(ctx, params, n, w, err), err);
+}
+
+int h_VDI_copy(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+               struct rpc_writer *w, struct api_error *err)
+{
+        return storage_wait(ctx, do_VDI_copy(ctx, params, n, w, err), err);
+}
+
+int h_SR_scan(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+              struct rpc_writer *w, struct api_error *err)
+{
+        return storage_wait(ctx, do_SR_scan(ctx, params, n, w, err), err);
 }

@@ -1,5 +1,6 @@
 /* allowed/current operations of SRs and VDIs (see storage_ops.h). */
 #include "xapid/storage_ops.h"
+#include "xapid/storage_wait.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -199,6 +200,7 @@ void storage_vdi_op_end(struct db *db, const char *vdi_ref, const char *key)
         struct db_row *vdi = db_get(db, &mclass_VDI, vdi_ref);
         if (vdi != NULL && unmark(db, vdi, &mclass_VDI, API_VDI_F_current_operations, key))
                 storage_vdi_update_allowed(db, vdi);
+        storage_wait_wake();
 }
 
 /* ---- SRs ----------------------------------------------------------------------------------- */
@@ -280,6 +282,7 @@ void storage_sr_op_end(struct db *db, const char *sr_ref, const char *key)
         struct db_row *sr = db_get(db, &mclass_SR, sr_ref);
         if (sr != NULL && unmark(db, sr, &mclass_SR, API_SR_F_current_operations, key))
                 storage_sr_update_allowed(db, sr);
+        storage_wait_wake();
 }
 
 void storage_update_allowed_all(struct db *db)

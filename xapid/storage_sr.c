@@ -18,6 +18,7 @@
 #include "xapid/rpc_writer.h"
 #include "xapid/storage_ops.h"
 #include "xapid/storage_priv.h"
+#include "xapid/storage_wait.h"
 #include "xapid/vm_util.h"
 #include "xapid/xapi.h"
 
@@ -306,22 +307,22 @@ static int pbd_op(struct api_ctx *ctx, const struct rpc_value *v, bool plug, str
 }
 
 /* PBD.plug(session, self) */
-int h_PBD_plug(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
-               struct rpc_writer *w, struct api_error *err)
+static int do_PBD_plug(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                       struct rpc_writer *w, struct api_error *err)
 {
         return pbd_op(ctx, params[1], true, err);
 }
 
 /* PBD.unplug(session, self) */
-int h_PBD_unplug(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
-                 struct rpc_writer *w, struct api_error *err)
+static int do_PBD_unplug(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                         struct rpc_writer *w, struct api_error *err)
 {
         return pbd_op(ctx, params[1], false, err);
 }
 
 /* SR.destroy(session, sr): the storage goes, then the SR, its VDIs and PBDs. */
-int h_SR_destroy(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
-                 struct rpc_writer *w, struct api_error *err)
+static int do_SR_destroy(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                         struct rpc_writer *w, struct api_error *err)
 {
         struct xapi *x = rpc_req_xapi(ctx->user);
         struct db_row *row = vmu_param(ctx, &mclass_SR, params[1], err);
@@ -344,8 +345,8 @@ int h_SR_destroy(struct api_ctx *ctx, const struct rpc_value *const *params, siz
 }
 
 /* SR.forget(session, sr): the records go, the storage stays. */
-int h_SR_forget(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
-                struct rpc_writer *w, struct api_error *err)
+static int do_SR_forget(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                        struct rpc_writer *w, struct api_error *err)
 {
         struct db_row *row = vmu_param(ctx, &mclass_SR, params[1], err);
         if (row == NULL)
@@ -388,8 +389,8 @@ static void resize_replied(int status, const ProtobufCMessage *reply, const char
 }
 
 /* VDI.resize(session, vdi, size) */
-int h_VDI_resize(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
-                 struct rpc_writer *w, struct api_error *err)
+static int do_VDI_resize(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                         struct rpc_writer *w, struct api_error *err)
 {
         struct xapi *x = rpc_req_xapi(ctx->user);
         struct db_row *row = vmu_param(ctx, &mclass_VDI, params[1], err);
@@ -515,8 +516,8 @@ static void update_replied(int status, const ProtobufCMessage *reply, const char
 }
 
 /* SR.update(session, sr): sizes and utilisation again from the storage. */
-int h_SR_update(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
-                struct rpc_writer *w, struct api_error *err)
+static int do_SR_update(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                        struct rpc_writer *w, struct api_error *err)
 {
         struct xapi *x = rpc_req_xapi(ctx->user);
         struct db_row *row = vmu_param(ctx, &mclass_SR, params[1], err);
@@ -593,4 +594,42 @@ int h_PBD_destroy(struct api_ctx *ctx, const struct rpc_value *const *params, si
         if (sr != NULL)
                 storage_sr_update_allowed(ctx->db, sr);
         return 0;
+}
+
+/* ---- conflicts wait, as XAPI's (storage_wait.h) ---- */
+
+int h_PBD_unplug(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                 struct rpc_writer *w, struct api_error *err)
+{
+        return storage_wait(ctx, do_PBD_unplug(ctx, params, n, w, err), err);
+}
+
+int h_PBD_plug(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+               struct rpc_writer *w, struct api_error *err)
+{
+        return storage_wait(ctx, do_PBD_plug(ctx, params, n, w, err), err);
+}
+
+int h_SR_destroy(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                 struct rpc_writer *w, struct api_error *err)
+{
+        return storage_wait(ctx, do_SR_destroy(ctx, params, n, w, err), err);
+}
+
+int h_SR_forget(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                struct rpc_writer *w, struct api_error *err)
+{
+        return storage_wait(ctx, do_SR_forget(ctx, params, n, w, err), err);
+}
+
+int h_VDI_resize(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                 struct rpc_writer *w, struct api_error *err)
+{
+        return storage_wait(ctx, do_VDI_resize(ctx, params, n, w, err), err);
+}
+
+int h_SR_update(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                struct rpc_writer *w, struct api_error *err)
+{
+        return storage_wait(ctx, do_SR_update(ctx, params, n, w, err), err);
 }

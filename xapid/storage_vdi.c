@@ -17,6 +17,7 @@
 #include "xapid/rpc_writer.h"
 #include "xapid/storage_ops.h"
 #include "xapid/storage_priv.h"
+#include "xapid/storage_wait.h"
 #include "xapid/vm_util.h"
 #include "xapid/xapi.h"
 
@@ -142,8 +143,8 @@ static int opt_param(const struct rpc_value *const *params, size_t n, size_t i,
  *               other_config, location[, xenstore_data, sm_config, managed, virtual_size,
  *               physical_utilisation, metadata_of_pool, is_a_snapshot, snapshot_time,
  *               snapshot_of]) -> VDI ref */
-int h_VDI_introduce(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
-                    struct rpc_writer *w, struct api_error *err)
+static int do_VDI_introduce(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                            struct rpc_writer *w, struct api_error *err)
 {
         struct db_row *sr = vmu_param(ctx, &mclass_SR, params[4], err);
         if (sr == NULL)
@@ -190,8 +191,8 @@ int h_VDI_introduce(struct api_ctx *ctx, const struct rpc_value *const *params, 
 }
 
 /* VDI.update(session, vdi): the facts again from the storage. */
-int h_VDI_update(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
-                 struct rpc_writer *w, struct api_error *err)
+static int do_VDI_update(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                         struct rpc_writer *w, struct api_error *err)
 {
         struct db_row *row = vmu_param(ctx, &mclass_VDI, params[1], err);
         if (row == NULL)
@@ -206,8 +207,8 @@ int h_VDI_update(struct api_ctx *ctx, const struct rpc_value *const *params, siz
 }
 
 /* VDI.forget(session, vdi): the record (and its VBDs) go, the data stays on the SR. */
-int h_VDI_forget(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
-                 struct rpc_writer *w, struct api_error *err)
+static int do_VDI_forget(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                         struct rpc_writer *w, struct api_error *err)
 {
         struct db_row *row = vmu_param(ctx, &mclass_VDI, params[1], err);
         if (row == NULL)
@@ -227,4 +228,24 @@ int h_VDI_forget(struct api_ctx *ctx, const struct rpc_value *const *params, siz
         if (sr != NULL)
                 storage_sr_update_allowed(ctx->db, sr);
         return 0;
+}
+
+/* ---- conflicts wait, as XAPI's (storage_wait.h) ---- */
+
+int h_VDI_introduce(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                    struct rpc_writer *w, struct api_error *err)
+{
+        return storage_wait(ctx, do_VDI_introduce(ctx, params, n, w, err), err);
+}
+
+int h_VDI_update(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                 struct rpc_writer *w, struct api_error *err)
+{
+        return storage_wait(ctx, do_VDI_update(ctx, params, n, w, err), err);
+}
+
+int h_VDI_forget(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                 struct rpc_writer *w, struct api_error *err)
+{
+        return storage_wait(ctx, do_VDI_forget(ctx, params, n, w, err), err);
 }

@@ -14,7 +14,9 @@
 #include "common/log.h"
 #include "common/uuid.h"
 #include "xapid/api.h"
+#include "xapid/api_loopback.h"
 #include "xapid/db.h"
+#include "xapid/rpc.h"
 #include "xapid/rpc_value.h"
 #include "xapid/vm_job.h"
 #include "xapid/vm_checks.h"
@@ -312,6 +314,27 @@ static const int reverted_fields[] = {
     API_VM_F_has_vendor_device,
 };
 
+/* XAPI's revert_vbds: the snapshots of a reverted disk become snapshots of the disk cloned
+ * in its place, so a later revert replaces that one in turn. */
+static void repoint_snapshots(struct db *db, struct vm_job *j)
+{
+        for (size_t k = 0; k < j->n; k++) {
+                struct db_row *sv = j->steps[k].kind == STEP_CLONE
+                                        ? db_get(db, &mclass_VDI, j->steps[k].vdi)
+                                        : NULL;
+                if (sv == NULL || j->steps[k].result == NULL)
+                        continue;
+                char *old = dup(((struct api_VDI *)sv->rec)->snapshot_of);
+                if (db_get(db, &mclass_VDI, old) != NULL)
+                        for (size_t i = 0; i < db_count(db, &mclass_VDI); i++) {
+                                struct db_row *v = db_row_at(db, &mclass_VDI, i);
+                                if (strcmp(((struct api_VDI *)v->rec)->snapshot_of, old) == 0)
+                                        db_set(db, v, API_VDI_F_snapshot_of, &j->steps[k].result);
+                        }
+                free(old);
+        }
+}
+
 static int revert_finish(struct vm_job *j, struct api_error *err)
 {
         struct db *db = j->x->db;
@@ -321,7 +344,7 @@ static int revert_finish(struct vm_job *j, struct api_error *err)
         if (vmrow == NULL)
                 return api_error_set(err, "VM_REVERT_FAILED", s->snapshot_of, snap->ref, NULL);
         struct api_VM *vm = vmrow->rec;
-        if (vm->power_state != API_VM_POWER_STATE_HALTED)
+        if (vm->power_state != API_VM_POWER_STATE_HALTED) /* started while the disks cloned */
                 return api_error_set(err, "VM_BAD_POWER_STATE", vmrow->ref, "halted",
                                      vm_power_name(vm->power_state), NULL);
         /* the VM's disks that the snapshot captured are replaced (and destroyed after) */
@@ -339,6 +362,7 @@ static int revert_finish(struct vm_job *j, struct api_error *err)
                                 vm_job_drop(j, b->VDI);
                 }
         }
+        repoint_snapshots(db, j);
         while (vm->VBDs.n > 0) {
                 struct db_row *vbd = db_get(db, &mclass_VBD, vm->VBDs.v[0].s);
                 if (vbd == NULL)
@@ -363,6 +387,50 @@ static int revert_finish(struct vm_job *j, struct api_error *err)
         return 0;
 }
 
+/* A revert whose VM is shutting down first. */
+struct revert_wait {
+        struct rpc_req *req; /* NULL once the caller went away */
+};
+
+static void revert_wait_cancelled(void *arg)
+{
+        ((struct revert_wait *)arg)->req = NULL;
+}
+
+static void shut_down(void *arg, int r, struct api_error *err)
+{
+        struct revert_wait *rw = arg;
+        struct rpc_req *req = rw->req;
+        free(rw);
+        if (req == NULL)
+                return;
+        if (r < 0)
+                rpc_resume(req, r, err);
+        else
+                rpc_rerun(req); /* the VM is halted now: the revert proper */
+}
+
+/* XAPI's VM.revert of a VM that is not halted: "shutting it down first" with VM.hard_shutdown
+ * through the API (message_forwarding), then the revert; the VM ends in the snapshot's
+ * power state. */
+static int shutdown_first(struct api_ctx *ctx, const char *vm_ref, struct api_error *err)
+{
+        struct revert_wait *rw = calloc(1, sizeof(*rw));
+        if (rw == NULL)
+                abort();
+        struct rpc_req *req = ctx->user;
+        log_info("VM %s is reverted while not halted: shutting it down first", vm_ref);
+        int r = api_loopback_call(rpc_req_xapi(req), rpc_req_uid(req), rpc_req_session(req),
+                                  "VM.hard_shutdown", vm_ref, shut_down, rw);
+        if (r < 0) {
+                free(rw);
+                return api_error_set(err, "INTERNAL_ERROR", "cannot shut the VM down", NULL);
+        }
+        rw->req = rpc_defer(ctx);
+        rpc_on_cancel(rw->req, revert_wait_cancelled, rw);
+        return 0;
+}
+
 /* VM.revert(session, snapshot) */
 int h_VM_revert(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
                 struct rpc_writer *w, struct api_error *err)
@@ -379,8 +447,7 @@ int h_VM_revert(struct api_ctx *ctx, const struct rpc_value *const *params, size
                 return api_error_set(err, "VM_REVERT_FAILED", s->snapshot_of, row->ref, NULL);
         const struct api_VM *target = vm->rec;
         if (target->power_state != API_VM_POWER_STATE_HALTED)
-                return api_error_set(err, "VM_BAD_POWER_STATE", vm->ref, "halted",
-                                     vm_power_name(target->power_state), NULL);
+                return shutdown_first(ctx, vm->ref, err);
         if (target->current_operations.n > 0) /* its disks are about to be replaced */
                 return api_error_set(err, "OTHER_OPERATION_IN_PROGRESS", "VM", vm->ref,
                                      menum_vm_operations.values[target->current_operations.v[0].e],
