@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 #include "netd/addr.h"
+#include "netd/apply_report.h"
 #include "netd/cidr.h"
 #include "netd/dhcp.h"
 #include "netd/ethtool.h"
@@ -71,7 +72,7 @@ static struct client *find_client(struct ipconf_mgr *m, const char *ifname)
 }
 
 static int apply_dhcp(struct ipconf_mgr *m, struct nl_ctx *ctx, const Ts__Net__ApplyBridges *w,
-                      int *actions)
+                      int *actions, struct apply_report *rep)
 {
         int first = 0;
         for (size_t i = 0; i < m->n;) {
@@ -107,6 +108,9 @@ static int apply_dhcp(struct ipconf_mgr *m, struct nl_ctx *ctx, const Ts__Net__A
                 int r = dhcp_start(ctx, c->ifname, m->rundir, &dc);
                 if (r < 0) {
                         log_warnx("DHCP on %s: %s", c->ifname, strerror(-r));
+                        apply_report_add(rep, c->ifname, r, "DHCP client on %s: %s", c->ifname,
+                                         r == -ENOENT ? "no DHCP client is installed"
+                                                      : strerror(-r));
                         if (!first)
                                 first = r;
                         continue;
@@ -120,7 +124,8 @@ static int apply_dhcp(struct ipconf_mgr *m, struct nl_ctx *ctx, const Ts__Net__A
         return first;
 }
 
-static int apply_gateways(struct nl_ctx *ctx, const Ts__Net__ApplyBridges *w, int *actions)
+static int apply_gateways(struct nl_ctx *ctx, const Ts__Net__ApplyBridges *w, int *actions,
+                          struct apply_report *rep)
 {
         int first = 0;
         for (size_t i = 0; i < w->n_ipconfs; i++) {
@@ -138,6 +143,8 @@ static int apply_gateways(struct nl_ctx *ctx, const Ts__Net__ApplyBridges *w, in
                 if (r < 0) {
                         log_warnx("default gateway %s via %s: %s", c->gateway, c->ifname,
                                   strerror(-r));
+                        apply_report_add(rep, c->ifname, r, "default gateway %s via %s: %s",
+                                         c->gateway, c->ifname, strerror(-r));
                         if (!first)
                                 first = r;
                         continue;
@@ -148,7 +155,8 @@ static int apply_gateways(struct nl_ctx *ctx, const Ts__Net__ApplyBridges *w, in
         return first;
 }
 
-static int apply_links(struct nl_ctx *ctx, const Ts__Net__ApplyBridges *w, int *actions)
+static int apply_links(struct nl_ctx *ctx, const Ts__Net__ApplyBridges *w, int *actions,
+                       struct apply_report *rep)
 {
         int first = 0;
         for (size_t i = 0; i < w->n_links; i++) {
@@ -160,6 +168,11 @@ static int apply_links(struct nl_ctx *ctx, const Ts__Net__ApplyBridges *w, int *
                 if (lc->mtu > 0 && li.mtu != lc->mtu &&
                     (r = nl_link_set_mtu(ctx, lc->name, lc->mtu)) == 0)
                         (*actions)++;
+                if (r < 0) {
+                        log_warnx("%s: MTU %u: %s", lc->name, lc->mtu, strerror(-r));
+                        apply_report_add(rep, lc->name, r, "%s: MTU %u: %s", lc->name, lc->mtu,
+                                         strerror(-r));
+                }
                 if (r < 0 && !first)
                         first = r;
                 bool promisc = (li.flags & IFF_PROMISC) != 0;
@@ -169,6 +182,8 @@ static int apply_links(struct nl_ctx *ctx, const Ts__Net__ApplyBridges *w, int *
                         (*actions)++;
                 if (r < 0) {
                         log_warnx("%s: %s", lc->name, strerror(-r));
+                        apply_report_add(rep, lc->name, r, "%s: promiscuous mode: %s", lc->name,
+                                         strerror(-r));
                         if (!first)
                                 first = r;
                 }
@@ -192,7 +207,8 @@ static int apply_links(struct nl_ctx *ctx, const Ts__Net__ApplyBridges *w, int *
 }
 
 /* A bond's MAC (Bond.create's MAC, or its primary member's) when the kernel's differs. */
-static int apply_bond_macs(struct nl_ctx *ctx, const Ts__Net__ApplyBridges *w, int *actions)
+static int apply_bond_macs(struct nl_ctx *ctx, const Ts__Net__ApplyBridges *w, int *actions,
+                           struct apply_report *rep)
 {
         int first = 0;
         for (size_t i = 0; i < w->n_bonds; i++) {
@@ -207,6 +223,8 @@ static int apply_bond_macs(struct nl_ctx *ctx, const Ts__Net__ApplyBridges *w, i
                 int r = nl_link_set_mac(ctx, b->name, mac);
                 if (r < 0) {
                         log_warnx("%s: MAC %s: %s", b->name, b->mac, strerror(-r));
+                        apply_report_add(rep, b->name, r, "%s: MAC %s: %s", b->name, b->mac,
+                                         strerror(-r));
                         if (!first)
                                 first = r;
                         continue;
@@ -218,14 +236,14 @@ static int apply_bond_macs(struct nl_ctx *ctx, const Ts__Net__ApplyBridges *w, i
 }
 
 int ipconf_apply(struct ipconf_mgr *m, struct nl_ctx *ctx, const Ts__Net__ApplyBridges *want,
-                 int *actions)
+                 int *actions, struct apply_report *report)
 {
         int dummy = 0;
         if (actions == NULL)
                 actions = &dummy;
-        int r1 = apply_dhcp(m, ctx, want, actions);
-        int r2 = apply_gateways(ctx, want, actions);
-        int r3 = apply_links(ctx, want, actions);
-        int r4 = apply_bond_macs(ctx, want, actions);
+        int r1 = apply_dhcp(m, ctx, want, actions, report);
+        int r2 = apply_gateways(ctx, want, actions, report);
+        int r3 = apply_links(ctx, want, actions, report);
+        int r4 = apply_bond_macs(ctx, want, actions, report);
         return r1 ? r1 : r2 ? r2 : r3 ? r3 : r4;
 }

@@ -150,8 +150,10 @@ static bool plan_touches_nic(const struct rc_plan *plan, const struct nl_link_li
 /* Converges the kernel to N->want: links and addresses (reconcile.c), then DHCP clients,
  * gateways and link settings (ipconf.c).  *ACTIONS receives the number of changes.  When
  * LINKS_OUT is not NULL it receives the listing the plan was made from if the NICs in it are
- * still right (no action touched one), else stays empty (the caller lists again). */
-static int converge(struct netd *n, int *actions, struct nl_link_list *links_out)
+ * still right (no action touched one), else stays empty (the caller lists again).  REPORT
+ * (may be NULL) receives what could not be done, per link. */
+static int converge(struct netd *n, int *actions, struct nl_link_list *links_out,
+                    struct apply_report *report)
 {
         *actions = 0;
         if (n->want == NULL)
@@ -167,7 +169,8 @@ static int converge(struct netd *n, int *actions, struct nl_link_list *links_out
         if (r == 0 && want.rc.n_ipconfs)
                 r = addr_list(n->nl, &addrs);
         if (r == 0)
-                r = reconcile_plan(&want.rc, &links, want.rc.n_ipconfs ? &addrs : NULL, &plan);
+                r = reconcile_plan_report(&want.rc, &links, want.rc.n_ipconfs ? &addrs : NULL,
+                                          report, &plan);
         if (r == 0)
                 r = reconcile_apply(n->nl, &plan);
         desired_free(&want);
@@ -179,7 +182,7 @@ static int converge(struct netd *n, int *actions, struct nl_link_list *links_out
         }
         nl_link_list_free(&links);
         rc_plan_free(&plan);
-        int r2 = ipconf_apply(n->ipconf, n->nl, n->want, actions);
+        int r2 = ipconf_apply(n->ipconf, n->nl, n->want, actions, report);
         return r < 0 ? r : r2;
 }
 
@@ -207,7 +210,8 @@ static int on_apply_bridges(struct msg_link *l, const struct msg_origin *from,
         n->want = copy;
         int actions;
         struct nic_buf nb = {0};
-        r = converge(n, &actions, &nb.links);
+        struct apply_report report = {0};
+        r = converge(n, &actions, &nb.links, &report);
         n->applies++;
         Ts__Net__ApplyBridgesReply rep = TS__NET__APPLY_BRIDGES_REPLY__INIT;
         rep.actions = actions;
@@ -216,7 +220,20 @@ static int on_apply_bridges(struct msg_link *l, const struct msg_origin *from,
         if (r < 0)
                 log_warnx("converging %zu bridge(s): %s", req->n_bridges, strerror(-r));
         fill_nics(n, &rep, &nb);
+        Ts__Net__Failure *fv = calloc(report.n ? report.n : 1, sizeof(*fv));
+        Ts__Net__Failure **fp = calloc(report.n ? report.n : 1, sizeof(*fp));
+        for (size_t i = 0; fv != NULL && fp != NULL && i < report.n; i++) {
+                ts__net__failure__init(&fv[i]);
+                fv[i].name = report.v[i].name;
+                fv[i].errnum = report.v[i].err;
+                fv[i].message = report.v[i].msg;
+                fp[rep.n_failures++] = &fv[i];
+        }
+        rep.failures = fp;
         r = msg_link_reply(l, from, &rep.base);
+        free(fv);
+        free(fp);
+        apply_report_free(&report);
         free_nics(&rep, &nb);
         return r;
 }
@@ -226,7 +243,7 @@ static void on_reconverge(evutil_socket_t fd, short what, void *arg)
         struct netd *n = arg;
         int actions;
         n->reconverges++;
-        int r = converge(n, &actions, NULL);
+        int r = converge(n, &actions, NULL, NULL);
         if (r < 0)
                 log_warnx("converging after a link change: %s", strerror(-r));
         else if (actions > 0)

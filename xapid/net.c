@@ -18,6 +18,7 @@
 #include "proto/net.pb-c.h"
 #include "xapid/api.h"
 #include "xapid/db.h"
+#include "xapid/net_check.h"
 #include "xapid/net_desired.h"
 #include "xapid/rpc.h"
 #include "xapid/rpc_value.h"
@@ -201,7 +202,10 @@ int net_sync_from_peer(struct xapi *x, const struct msg_peer_info *peer)
 struct apply {
         struct xapi *x;
         void (*done)(int r, const char *text, void *arg);
+        net_report_fn report;
         void *arg;
+        struct net_failure *fails; /* of the last reply */
+        size_t n_fails;
         int rounds;
         bool introduce; /* PIF.scan: PIFs for new NICs in the reply */
         int result;
@@ -215,6 +219,9 @@ static void apply_finish(int result, void *arg)
                 log_warnx("cannot store the PIFs netd reported: %s", strerror(-result));
         if (a->done != NULL)
                 a->done(a->result, a->text, a->arg);
+        if (a->report != NULL)
+                a->report(a->result, a->text, a->fails, a->n_fails, a->arg);
+        free(a->fails);
         free(a);
 }
 
@@ -241,6 +248,15 @@ static void on_apply_reply(int status, const ProtobufCMessage *body, const char 
         }
         if (introduced > 0 && a->rounds++ < 2 && send_apply(a) == 0)
                 return; /* new PIFs: their bridges too */
+        if (rep->n_failures > 0 && (a->fails = calloc(rep->n_failures, sizeof(*a->fails)))) {
+                for (size_t i = 0; i < rep->n_failures; i++) {
+                        struct net_failure *f = &a->fails[i];
+                        snprintf(f->name, sizeof(f->name), "%s", rep->failures[i]->name);
+                        f->err = rep->failures[i]->errnum;
+                        snprintf(f->msg, sizeof(f->msg), "%s", rep->failures[i]->message);
+                }
+                a->n_fails = rep->n_failures;
+        }
         a->result = rep->errnum > 0 ? -rep->errnum : 0;
         if (rep->errnum > 0) {
                 snprintf(a->text, sizeof(a->text), "netd: %s", rep->message);
@@ -269,14 +285,16 @@ static int send_apply(struct apply *a)
 }
 
 static int start_apply(struct xapi *x, bool introduce,
-                       void (*done)(int r, const char *text, void *arg), void *arg)
+                       void (*done)(int r, const char *text, void *arg), net_report_fn report,
+                       void *arg)
 {
         if (x->msg == NULL || msg_link_peer(x->msg, NETD_IDENTITY) == NULL)
                 return -EHOSTUNREACH;
         struct apply *a = calloc(1, sizeof(*a));
         if (a == NULL)
                 return -ENOMEM;
-        *a = (struct apply){.x = x, .done = done, .arg = arg, .introduce = introduce};
+        *a = (struct apply){
+            .x = x, .done = done, .report = report, .arg = arg, .introduce = introduce};
         int r = send_apply(a);
         if (r < 0) {
                 log_warnx("cannot send the bridges to netd: %s", strerror(-r));
@@ -287,7 +305,12 @@ static int start_apply(struct xapi *x, bool introduce,
 
 int net_apply(struct xapi *x, void (*done)(int r, const char *text, void *arg), void *arg)
 {
-        return start_apply(x, false, done, arg);
+        return start_apply(x, false, done, NULL, arg);
+}
+
+int net_apply_report(struct xapi *x, net_report_fn done, void *arg)
+{
+        return start_apply(x, false, NULL, done, arg);
 }
 
 int net_pif_introduce(struct xapi *x, const char *device, const char *mac, int64_t mtu,
@@ -336,7 +359,7 @@ static int apply_and_answer(struct api_ctx *ctx, bool introduce, const char *ref
                 free(c);
                 return -ENOMEM;
         }
-        int r = start_apply(x, introduce, call_done, c);
+        int r = start_apply(x, introduce, call_done, NULL, c);
         if (r < 0) {
                 free(c->ref);
                 free(c);
@@ -372,6 +395,15 @@ int h_PIF_scan(struct api_ctx *ctx, const struct rpc_value *const *params, size_
                 return api_error_set(err, "INTERNAL_ERROR", "netd is not connected", NULL);
         net_sync_from_peer(x, p);
         return apply_and_answer(ctx, true, NULL, w); /* its reply has the NICs as they are now */
+}
+
+/* network.create's bridge cannot be made: the network goes (ARG: its ref). */
+static void undo_network_create(struct xapi *x, void *arg)
+{
+        struct db_row *row = db_get(x->db, &mclass_network, arg);
+        if (row != NULL && ((struct api_network *)row->rec)->PIFs.n == 0 &&
+            ((struct api_network *)row->rec)->VIFs.n == 0)
+                db_delete(x->db, row);
 }
 
 /* network.create(session, record) */
@@ -410,7 +442,15 @@ int h_network_create(struct api_ctx *ctx, const struct rpc_value *const *params,
                                      "", NULL);
         }
         log_info("network %s created on bridge %s", row->ref, rec->bridge);
-        return net_apply_and_answer(ctx, row->ref, w);
+        char *undo_ref = strdup(row->ref);
+        if (undo_ref == NULL)
+                return -ENOMEM;
+        struct net_check check = {.links = {rec->bridge},
+                                  .n_links = 1,
+                                  .bridge = rec->bridge,
+                                  .undo = undo_network_create,
+                                  .undo_arg = undo_ref};
+        return net_check_apply(ctx, &check, row->ref, w);
 }
 
 /* network.destroy(session, self) */

@@ -14,6 +14,7 @@
 #ifndef TS_XAPID_NET_H
 #define TS_XAPID_NET_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct xapi;
@@ -32,6 +33,19 @@ int net_sync_from_peer(struct xapi *x, const struct msg_peer_info *peer);
  * -EHOSTUNREACH (netd is not connected: it gets the state when it says Hello) without calling DONE.
  */
 int net_apply(struct xapi *x, void (*done)(int r, const char *text, void *arg), void *arg);
+
+/* A link netd could not make as wanted in the convergence that answered (proto/net.proto
+ * Failure). */
+struct net_failure {
+        char name[16];
+        int err; /* positive errno */
+        char msg[200];
+};
+typedef void (*net_report_fn)(int r, const char *text, const struct net_failure *fails,
+                              size_t n_fails, void *arg);
+
+/* net_apply whose DONE also receives netd's per-link failures (borrowed for the call). */
+int net_apply_report(struct xapi *x, net_report_fn done, void *arg);
 
 /* For handlers that change the desired state: sends it to netd and answers the call when
  * netd has converged (or at once when netd is not connected: it converges on its Hello).

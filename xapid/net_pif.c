@@ -21,6 +21,7 @@
 #include "xapid/api.h"
 #include "xapid/db.h"
 #include "xapid/net.h"
+#include "xapid/net_pif_check.h"
 #include "xapid/net_vif.h"
 #include "xapid/rpc.h"
 #include "xapid/rpc_value.h"
@@ -78,8 +79,9 @@ int h_PIF_plug(struct api_ctx *ctx, const struct rpc_value *const *params, size_
         const struct api_PIF *p = row->rec;
         if (valid_ref(ctx->db, &mclass_Bond, p->bond_slave_of))
                 return api_error_set(err, "CANNOT_PLUG_BOND_SLAVE", row->ref, NULL);
+        struct net_pif_snapshot *snap = net_pif_snapshot(ctx->db, row);
         set_bool(ctx->db, row, API_PIF_F_currently_attached, true);
-        return net_apply_and_answer(ctx, NULL, w);
+        return net_pif_check_apply(ctx, row, snap, w);
 }
 
 int net_pif_assert_unpluggable(struct db *db, struct db_row *row, struct api_error *err)
@@ -290,6 +292,7 @@ int h_PIF_reconfigure_ip(struct api_ctx *ctx, const struct rpc_value *const *par
         dns_of(AF_INET, dns, v4, sizeof(v4));
         dns_of(AF_INET6, p->DNS, v6, sizeof(v6));
         snprintf(all, sizeof(all), "%s%s%s", v4, v4[0] && v6[0] ? "," : "", v6);
+        struct net_pif_snapshot *snap = net_pif_snapshot(ctx->db, row);
         db_set(ctx->db, row, API_PIF_F_ip_configuration_mode, &mode);
         set_text(ctx->db, row, API_PIF_F_IP, ip);
         set_text(ctx->db, row, API_PIF_F_netmask, mask);
@@ -301,7 +304,7 @@ int h_PIF_reconfigure_ip(struct api_ctx *ctx, const struct rpc_value *const *par
                         set_text(ctx->db, h, API_host_F_address, ip);
         }
         log_info("PIF %s: IPv4 %s %s/%s gateway %s", p->device, mode_s, ip, mask, gw);
-        return net_apply_and_answer(ctx, NULL, w);
+        return net_pif_check_apply(ctx, row, snap, w);
 }
 
 /* PIF.reconfigure_ipv6(session, self, mode, IPv6, gateway, DNS) */
@@ -328,6 +331,7 @@ int h_PIF_reconfigure_ipv6(struct api_ctx *ctx, const struct rpc_value *const *p
         dns_of(AF_INET6, dns, v6, sizeof(v6));
         dns_of(AF_INET, p->DNS, v4, sizeof(v4));
         snprintf(all, sizeof(all), "%s%s%s", v6, v4[0] && v6[0] ? "," : "", v4);
+        struct net_pif_snapshot *snap = net_pif_snapshot(ctx->db, row);
         db_set(ctx->db, row, API_PIF_F_ipv6_configuration_mode, &mode);
         set_text(ctx->db, row, API_PIF_F_ipv6_gateway, gw);
         struct mset set = {0};
@@ -337,7 +341,7 @@ int h_PIF_reconfigure_ipv6(struct api_ctx *ctx, const struct rpc_value *const *p
         model_slot_free(mclass_PIF.fields[API_PIF_F_IPv6].type, &set);
         set_text(ctx->db, row, API_PIF_F_DNS, all);
         log_info("PIF %s: IPv6 %s %s gateway %s", p->device, mode_s, ip6, gw);
-        return net_apply_and_answer(ctx, NULL, w);
+        return net_pif_check_apply(ctx, row, snap, w);
 }
 
 /* host.management_reconfigure(session, pif) */
