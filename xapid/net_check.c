@@ -89,10 +89,9 @@ static void on_report(int r, const char *text, const struct net_failure *fails, 
                       void *arg)
 {
         struct checked_call *c = arg;
-        const struct net_failure *f = r == 0 ? failure_of(c, fails, n_fails) : NULL;
-        if (r < 0)
-                log_warnx("netd did not answer (%s): the call stands, netd converges later",
-                          text);
+        const struct net_failure *f = failure_of(c, fails, n_fails);
+        if (r < 0 && n_fails == 0) /* no per-link answer: a lost or silent netd */
+                log_warnx("no result from netd (%s): the call stands, netd converges later", text);
         if (f != NULL) {
                 struct api_error err = {0};
                 set_error(c, f, &err);

@@ -21,9 +21,15 @@ struct net_pif_snapshot {
 
 /* The fields a PIF call may change and its undo puts back. */
 static const int restored[] = {
-    API_PIF_F_currently_attached,    API_PIF_F_ip_configuration_mode, API_PIF_F_IP,
-    API_PIF_F_netmask,               API_PIF_F_gateway,               API_PIF_F_DNS,
-    API_PIF_F_ipv6_configuration_mode, API_PIF_F_IPv6,                API_PIF_F_ipv6_gateway,
+    API_PIF_F_currently_attached,
+    API_PIF_F_ip_configuration_mode,
+    API_PIF_F_IP,
+    API_PIF_F_netmask,
+    API_PIF_F_gateway,
+    API_PIF_F_DNS,
+    API_PIF_F_ipv6_configuration_mode,
+    API_PIF_F_IPv6,
+    API_PIF_F_ipv6_gateway,
 };
 
 struct net_pif_snapshot *net_pif_snapshot(struct db *db, const struct db_row *pif)
