@@ -406,7 +406,17 @@ static void undo_network_create(struct xapi *x, void *arg)
                 db_delete(x->db, row);
 }
 
-/* network.create(session, record) */
+/* Bridge names a client may not choose (XAPI's bridge_blacklist): the toolstack's own. */
+static const char *const reserved_bridge_prefixes[] = {"xen", "xapi", "vif", "tap", "eth"};
+
+/* XAPI trusts the bridge names of pool-internal sessions (a VM import between hosts). */
+static bool internal_session(struct api_ctx *ctx)
+{
+        struct db_row *s = ctx->session ? db_get(ctx->db, &mclass_session, ctx->session) : NULL;
+        return s == NULL || ((struct api_session *)s->rec)->pool;
+}
+
+/* network.create(session, record), with XAPI's checks in its order */
 int h_network_create(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
                      struct rpc_writer *w, struct api_error *err)
 {
@@ -414,8 +424,19 @@ int h_network_create(struct api_ctx *ctx, const struct rpc_value *const *params,
         int r = model_record_read(&mclass_network, params[1], (void **)&rec, err);
         if (r < 0)
                 return r;
+        if (rec->MTU <= 0)
+                rec->MTU = 1500;
         if (rec->bridge[0] != '\0') {
-                if (strlen(rec->bridge) >= IFNAMSIZ) {
+                bool reserved = false;
+                for (size_t i = 0; i < sizeof(reserved_bridge_prefixes) / sizeof(char *); i++)
+                        reserved |= strncmp(rec->bridge, reserved_bridge_prefixes[i],
+                                            strlen(reserved_bridge_prefixes[i])) == 0;
+                if ((strlen(rec->bridge) >= IFNAMSIZ || reserved) && !internal_session(ctx)) {
+                        r = api_error_set(err, "INVALID_VALUE", "bridge", rec->bridge, NULL);
+                        model_record_free(&mclass_network, rec);
+                        return r;
+                }
+                if (strlen(rec->bridge) >= IFNAMSIZ) { /* the kernel's limit, even for those */
                         r = api_error_set(err, "INVALID_VALUE", "bridge", rec->bridge, NULL);
                         model_record_free(&mclass_network, rec);
                         return r;
@@ -453,7 +474,14 @@ int h_network_create(struct api_ctx *ctx, const struct rpc_value *const *params,
         return net_check_apply(ctx, &check, row->ref, w);
 }
 
-/* network.destroy(session, self) */
+static bool is_true(const char *v)
+{
+        return v != NULL && strcasecmp(v, "true") == 0;
+}
+
+/* network.destroy(session, self), with XAPI's checks in its order: VIFs attached (XAPI's
+ * "reserved" is not in this datamodel),
+ * PIFs, the host-internal management network; the network's other VIFs go with it. */
 int h_network_destroy(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
                       struct rpc_writer *w, struct api_error *err)
 {
@@ -461,26 +489,47 @@ int h_network_destroy(struct api_ctx *ctx, const struct rpc_value *const *params
         struct db_row *row = db_get(ctx->db, &mclass_network, self);
         if (row == NULL)
                 return api_error_set(err, "HANDLE_INVALID", "network", self, NULL);
+        const struct api_network *nw = row->rec;
         const char *refs[API_ERROR_MAX_PARAMS];
         size_t nr = 0;
-        for (size_t i = 0; i < db_count(ctx->db, &mclass_PIF); i++) {
-                struct db_row *p = db_row_at(ctx->db, &mclass_PIF, i);
-                if (strcmp(((struct api_PIF *)p->rec)->network, self) == 0 &&
-                    nr < API_ERROR_MAX_PARAMS)
-                        refs[nr++] = p->ref;
-        }
-        if (nr > 0)
-                return api_error_setv(err, "NETWORK_CONTAINS_PIF", refs, nr);
-        for (size_t i = 0; i < db_count(ctx->db, &mclass_VIF); i++) {
-                struct db_row *v = db_row_at(ctx->db, &mclass_VIF, i);
-                if (strcmp(((struct api_VIF *)v->rec)->network, self) == 0 &&
-                    nr < API_ERROR_MAX_PARAMS)
+        for (size_t i = 0; i < nw->VIFs.n; i++) {
+                struct db_row *v = db_get(ctx->db, &mclass_VIF, nw->VIFs.v[i].s);
+                const struct api_VIF *vif = v ? v->rec : NULL;
+                if (vif && vif->currently_attached && nr < API_ERROR_MAX_PARAMS)
                         refs[nr++] = v->ref;
         }
         if (nr > 0)
                 return api_error_setv(err, "NETWORK_CONTAINS_VIF", refs, nr);
-        log_info("network %s destroyed (bridge %s)", self,
-                 ((struct api_network *)row->rec)->bridge);
+        for (size_t i = 0; i < nw->PIFs.n && nr < API_ERROR_MAX_PARAMS; i++)
+                refs[nr++] = nw->PIFs.v[i].s;
+        if (nr > 0)
+                return api_error_setv(err, "NETWORK_CONTAINS_PIF", refs, nr);
+        const struct mtype *kt = mclass_network.fields[API_network_F_other_config].type->key;
+        const char *key = "is_host_internal_management_network";
+        long at = mmap_find(kt, &nw->other_config, &key);
+        if (at >= 0 && is_true(nw->other_config.v[at].s))
+                return api_error_set(err, "CANNOT_DESTROY_SYSTEM_NETWORK", self, NULL);
+        /* XAPI destroys the other VIFs rather than wait for its GC */
+        size_t n_vifs = nw->VIFs.n;
+        char **vifs = calloc(n_vifs ? n_vifs : 1, sizeof(*vifs));
+        if (vifs == NULL)
+                return -ENOMEM;
+        for (size_t i = 0; i < n_vifs; i++)
+                vifs[i] = strdup(nw->VIFs.v[i].s);
+        for (size_t i = 0; i < n_vifs; i++) {
+                struct db_row *v = vifs[i] ? db_get(ctx->db, &mclass_VIF, vifs[i]) : NULL;
+                if (v != NULL) {
+                        const char *mref = ((struct api_VIF *)v->rec)->metrics;
+                        struct db_row *m = db_get(ctx->db, &mclass_VIF_metrics, mref);
+                        if (m != NULL)
+                                db_delete(ctx->db, m);
+                        log_info("VIF %s destroyed with its network", vifs[i]);
+                        db_delete(ctx->db, v);
+                }
+                free(vifs[i]);
+        }
+        free(vifs);
+        log_info("network %s destroyed (bridge %s)", self, nw->bridge);
         db_delete(ctx->db, row);
         return net_apply_and_answer(ctx, NULL, w);
 }

@@ -244,6 +244,26 @@ static bool valid_cidr(int af, const char *s)
                prefix <= (af == AF_INET ? 32 : 128);
 }
 
+/* XAPI's DNS check: every comma-separated entry of LIST an address of FAMILY (blanks
+ * around an entry are tolerated). */
+static bool valid_dns(int af, const char *list)
+{
+        char *copy = strdup(list), *save = NULL;
+        bool ok = copy != NULL;
+        for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t && ok;
+             t = strtok_r(NULL, ",", &save)) {
+                while (*t == ' ')
+                        t++;
+                size_t len = strlen(t);
+                while (len > 0 && t[len - 1] == ' ')
+                        t[--len] = '\0';
+                ok = valid_ip(af, t);
+        }
+        ok = ok && list[strlen(list) - 1] != ',' && list[0] != ',' && !strstr(list, ",,");
+        free(copy);
+        return ok;
+}
+
 /* DNS servers of FAMILY among the comma-separated LIST, into OUT. */
 static void dns_of(int af, const char *list, char *out, size_t len)
 {
@@ -284,6 +304,8 @@ int h_PIF_reconfigure_ip(struct api_ctx *ctx, const struct rpc_value *const *par
         for (int i = 0; i < 3; i++)
                 if (vals[i][0] != '\0' && !valid_ip(AF_INET, vals[i]))
                         return api_error_set(err, "INVALID_IP_ADDRESS_SPECIFIED", names[i], NULL);
+        if (dns[0] != '\0' && !valid_dns(AF_INET, dns))
+                return api_error_set(err, "INVALID_IP_ADDRESS_SPECIFIED", "DNS", NULL);
         const struct api_PIF *p = row->rec;
         if (p->management && mode == API_IP_CONFIGURATION_MODE_NONE &&
             p->primary_address_type == API_PRIMARY_ADDRESS_TYPE_IPV4)
@@ -323,6 +345,8 @@ int h_PIF_reconfigure_ipv6(struct api_ctx *ctx, const struct rpc_value *const *p
                 return api_error_set(err, "INVALID_IP_ADDRESS_SPECIFIED", "gateway", NULL);
         if (ip6[0] != '\0' && !valid_cidr(AF_INET6, ip6))
                 return api_error_set(err, "INVALID_IP_ADDRESS_SPECIFIED", "IPv6", NULL);
+        if (dns[0] != '\0' && !valid_dns(AF_INET6, dns))
+                return api_error_set(err, "INVALID_IP_ADDRESS_SPECIFIED", "DNS", NULL);
         const struct api_PIF *p = row->rec;
         if (p->management && mode == API_IPV6_CONFIGURATION_MODE_NONE &&
             p->primary_address_type == API_PRIMARY_ADDRESS_TYPE_IPV6)

@@ -15,8 +15,7 @@
 #include "netd/reconcile.h"
 
 static struct nl_link_info L(const char *name, const char *kind, const char *parent, int vlan,
-                             int owned)
-{
+                             int owned) {
         struct nl_link_info i;
         memset(&i, 0, sizeof(i));
         snprintf(i.name, sizeof(i.name), "%s", name);
@@ -31,7 +30,8 @@ static struct nl_link_info L(const char *name, const char *kind, const char *par
         return i;
 }
 
-static void first_failure_per_link(void **state)
+static void
+first_failure_per_link(void **state)
 {
         struct apply_report r = {0};
         apply_report_add(&r, "xapi1", -EEXIST, "taken by %s", "a veth");
@@ -52,8 +52,8 @@ static void first_failure_per_link(void **state)
 static void planning_failures(void **state)
 {
         struct nl_link_info obs[] = {
-            L("eth0", "", "", 0, 0),         L("eth1", "", "", 0, 0),
-            L("xapi3", "veth", "", 0, 0),    /* a bridge's name, not netd's */
+            L("eth0", "", "", 0, 0),           L("eth1", "", "", 0, 0),
+            L("xapi3", "veth", "", 0, 0),      /* a bridge's name, not netd's */
             L("other5", "vlan", "eth0", 5, 0), /* tag 5 on eth0 under another name */
             L("eth1.8", "vlan", "eth1", 9, 0), /* the name, with another tag, not netd's */
         };
