@@ -18,6 +18,7 @@
 #include "netd/nic_facts.h"
 #include "netd/nl.h"
 #include "netd/reconcile.h"
+#include "netd/resolv.h"
 #include "proto/net.pb-c.h"
 
 #include <event2/event.h>
@@ -28,6 +29,8 @@ static const struct cfg_key schema[] = {
     DAEMON_COMMON_KEYS("/run/xapid", "/var/lib/xapid"),
     {"network.physical", CFG_STRING, "eth*", 0, 0,
      "pattern of interface names that count as physical NICs (besides real devices)"},
+    {"network.resolv_conf", CFG_STRING, "/etc/resolv.conf", 0, 0,
+     "the resolver file netd writes from the management interface's DNS configuration"},
     {NULL},
 };
 
@@ -147,6 +150,34 @@ static bool plan_touches_nic(const struct rc_plan *plan, const struct nl_link_li
         return false;
 }
 
+/* The resolver file from N->want's Resolver (netd/resolv.h). */
+static int apply_resolver(struct netd *n, int *actions, struct apply_report *report)
+{
+        const Ts__Net__Resolver *want = n->want->resolver;
+        const char *path = cfg_get_str(n->d.cfg, "network.resolv_conf");
+        char content[2048];
+        int r = 0, changed = 0;
+        if (want != NULL && (want->n_nameservers > 0 || want->n_search > 0) &&
+            (r = resolv_format(want, NULL, 0, content, sizeof(content))) < 0) {
+                apply_report_add(report, want->ifname, r, "resolver: too many entries");
+                return r;
+        }
+        bool wanted = want != NULL && want->n_nameservers > 0;
+        r = resolv_write(path, wanted ? content : NULL, &changed);
+        if (r < 0) {
+                log_warnx("cannot write %s: %s", path, strerror(-r));
+                if (want != NULL)
+                        apply_report_add(report, want->ifname, r, "cannot write %s: %s", path,
+                                         strerror(-r));
+                return r;
+        }
+        if (changed) {
+                log_info("%s %s", wanted ? "wrote" : "removed", path);
+                (*actions)++;
+        }
+        return 0;
+}
+
 /* Converges the kernel to N->want: links and addresses (reconcile.c), then DHCP clients,
  * gateways and link settings (ipconf.c).  *ACTIONS receives the number of changes.  When
  * LINKS_OUT is not NULL it receives the listing the plan was made from if the NICs in it are
@@ -183,7 +214,8 @@ static int converge(struct netd *n, int *actions, struct nl_link_list *links_out
         nl_link_list_free(&links);
         rc_plan_free(&plan);
         int r2 = ipconf_apply(n->ipconf, n->nl, n->want, actions, report);
-        return r < 0 ? r : r2;
+        int r3 = apply_resolver(n, actions, report);
+        return r < 0 ? r : r2 < 0 ? r2 : r3;
 }
 
 /* ApplyBridges from xapid: the complete desired state; converge the kernel to it. */
