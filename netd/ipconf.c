@@ -6,12 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "netd/addr.h"
 #include "netd/apply_report.h"
 #include "netd/cidr.h"
 #include "netd/dhcp.h"
+#include "netd/dhcp_lease.h"
 #include "netd/ethtool.h"
 
 LOG_MODULE(ipconf)
@@ -82,6 +84,9 @@ static int apply_dhcp(struct ipconf_mgr *m, struct nl_ctx *ctx, const Ts__Net__A
                 }
                 log_info("stopping the DHCP client of %s", m->v[i].ifname);
                 dhcp_stop(m->v[i].c);
+                char lease[4096]; /* its lease is no more (netd reports it) */
+                dhcp_lease_path(m->rundir, m->v[i].ifname, lease, sizeof(lease));
+                unlink(lease);
                 m->v[i] = m->v[--m->n];
                 (*actions)++;
         }

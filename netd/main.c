@@ -13,6 +13,7 @@
 #include "common/proctitle.h"
 #include "netd/addr.h"
 #include "netd/desired.h"
+#include "netd/dhcp_lease.h"
 #include "netd/ipconf.h"
 #include "netd/link_monitor.h"
 #include "netd/nic_facts.h"
@@ -56,6 +57,12 @@ struct netd {
         size_t n_nics, cap_nics;
         char (*virt)[IFNAMSIZ]; /* links known not to be NICs: no LinkEvents, no lookups */
         size_t n_virt, cap_virt;
+        struct event *lease_timer; /* reads the DHCP leases while DHCP is wanted */
+        struct lease_seen {
+                char ifname[IFNAMSIZ];
+                struct dhcp_lease lease; /* as last reported to xapid */
+        } * leases;
+        size_t n_leases;
 };
 
 /* The physical NICs into the Hello state: "nic/<dev>" = JSON (proto/net.proto), "nics". */
@@ -157,12 +164,19 @@ static int apply_resolver(struct netd *n, int *actions, struct apply_report *rep
         const char *path = cfg_get_str(n->d.cfg, "network.resolv_conf");
         char content[2048];
         int r = 0, changed = 0;
-        if (want != NULL && (want->n_nameservers > 0 || want->n_search > 0) &&
-            (r = resolv_format(want, NULL, 0, content, sizeof(content))) < 0) {
+        /* in DHCP mode the lease's servers */
+        struct dhcp_lease lease = {0};
+        const char *lease_dns[DHCP_MAX_DNS];
+        if (want != NULL && want->dhcp_ifname[0] != '\0')
+                dhcp_lease_read(n->d.run_dir, want->dhcp_ifname, &lease);
+        for (size_t i = 0; i < lease.n_dns; i++)
+                lease_dns[i] = lease.dns[i];
+        bool wanted = want != NULL && (want->n_nameservers > 0 || lease.n_dns > 0);
+        if (wanted &&
+            (r = resolv_format(want, lease_dns, lease.n_dns, content, sizeof(content))) < 0) {
                 apply_report_add(report, want->ifname, r, "resolver: too many entries");
                 return r;
         }
-        bool wanted = want != NULL && want->n_nameservers > 0;
         r = resolv_write(path, wanted ? content : NULL, &changed);
         if (r < 0) {
                 log_warnx("cannot write %s: %s", path, strerror(-r));
@@ -218,6 +232,8 @@ static int converge(struct netd *n, int *actions, struct nl_link_list *links_out
         return r < 0 ? r : r2 < 0 ? r2 : r3;
 }
 
+static void watch_leases(struct netd *n);
+
 /* ApplyBridges from xapid: the complete desired state; converge the kernel to it. */
 static int on_apply_bridges(struct msg_link *l, const struct msg_origin *from,
                             const ProtobufCMessage *body, void *arg)
@@ -245,6 +261,7 @@ static int on_apply_bridges(struct msg_link *l, const struct msg_origin *from,
         struct apply_report report = {0};
         r = converge(n, &actions, &nb.links, &report);
         n->applies++;
+        watch_leases(n);
         Ts__Net__ApplyBridgesReply rep = TS__NET__APPLY_BRIDGES_REPLY__INIT;
         rep.actions = actions;
         rep.errnum = r < 0 ? -r : 0;
@@ -268,6 +285,81 @@ static int on_apply_bridges(struct msg_link *l, const struct msg_origin *from,
         apply_report_free(&report);
         free_nics(&rep, &nb);
         return r;
+}
+
+static struct lease_seen *lease_slot(struct netd *n, const char *ifname)
+{
+        for (size_t i = 0; i < n->n_leases; i++)
+                if (strcmp(n->leases[i].ifname, ifname) == 0)
+                        return &n->leases[i];
+        struct lease_seen *v = realloc(n->leases, (n->n_leases + 1) * sizeof(*v));
+        if (v == NULL)
+                return NULL;
+        n->leases = v;
+        struct lease_seen *s = &v[n->n_leases++];
+        memset(s, 0, sizeof(*s));
+        snprintf(s->ifname, sizeof(s->ifname), "%s", ifname);
+        return s;
+}
+
+static void send_lease(struct netd *n, const char *ifname, const struct dhcp_lease *l)
+{
+        Ts__Net__DhcpLease ev = TS__NET__DHCP_LEASE__INIT;
+        char *dns[DHCP_MAX_DNS];
+        ev.ifname = (char *)ifname;
+        ev.bound = l->bound;
+        ev.ip = (char *)l->ip;
+        ev.netmask = (char *)l->netmask;
+        ev.gateway = (char *)l->gateway;
+        for (size_t i = 0; i < l->n_dns; i++)
+                dns[i] = (char *)l->dns[i];
+        ev.dns = dns;
+        ev.n_dns = l->n_dns;
+        log_info("DHCP lease on %s: %s %s/%s gateway %s", ifname, l->bound ? "bound" : "none",
+                 l->ip, l->netmask, l->gateway);
+        msg_link_event(n->d.link, NULL, &ev.base);
+}
+
+/* The DHCP leases of the interfaces in DHCP mode (and of those that left it): changes go to
+ * xapid, and to resolv.conf for the management interface.  Runs every LEASE_POLL_MS while
+ * an interface is in DHCP mode or a lease is still reported. */
+#define LEASE_POLL_MS 250
+static void on_lease_timer(evutil_socket_t fd, short what, void *arg)
+{
+        struct netd *n = arg;
+        bool any = false;
+        for (size_t i = 0; n->want != NULL && i < n->want->n_ipconfs; i++) {
+                const Ts__Net__IpConf *c = n->want->ipconfs[i];
+                if (c->mode == TS__NET__IP_CONF__MODE__DHCP && lease_slot(n, c->ifname))
+                        any = true;
+        }
+        bool changed = false;
+        for (size_t i = 0; i < n->n_leases; i++) {
+                struct lease_seen *s = &n->leases[i];
+                struct dhcp_lease now;
+                dhcp_lease_read(n->d.run_dir, s->ifname, &now);
+                any |= s->lease.bound;
+                if (dhcp_lease_equal(&now, &s->lease) || !msg_link_announced(n->d.link))
+                        continue;
+                send_lease(n, s->ifname, &now);
+                s->lease = now;
+                changed = true;
+        }
+        if (changed && n->want != NULL) {
+                int actions = 0;
+                apply_resolver(n, &actions, NULL);
+        }
+        if (any) {
+                struct timeval tv = {0, LEASE_POLL_MS * 1000};
+                event_add(n->lease_timer, &tv);
+        }
+}
+
+/* Starts watching the leases (after a convergence that may have started a DHCP client). */
+static void watch_leases(struct netd *n)
+{
+        if (!event_pending(n->lease_timer, EV_TIMEOUT, NULL))
+                on_lease_timer(-1, 0, n);
 }
 
 static void on_reconverge(evutil_socket_t fd, short what, void *arg)
@@ -433,7 +525,8 @@ int main(int argc, char **argv)
         if (r < 0)
                 fatalx("ip configuration: %s", strerror(-r));
         n.reconverge = event_new(n.d.base, -1, 0, on_reconverge, &n);
-        if (n.reconverge == NULL)
+        n.lease_timer = event_new(n.d.base, -1, 0, on_lease_timer, &n);
+        if (n.reconverge == NULL || n.lease_timer == NULL)
                 fatalx("out of memory");
         r = link_monitor_new(n.nl, n.d.base, on_link_event, &n, &n.monitor);
         if (r < 0)
@@ -454,6 +547,8 @@ int main(int argc, char **argv)
         log_info("stopped");
         link_monitor_free(n.monitor);
         event_free(n.reconverge);
+        event_free(n.lease_timer);
+        free(n.leases);
         ipconf_mgr_free(n.ipconf);
         if (n.want != NULL)
                 ts__net__apply_bridges__free_unpacked(n.want, NULL);

@@ -61,5 +61,7 @@ int net_pif_introduce(struct xapi *x, const char *device, const char *mac, int64
 
 /* Registers the handler of netd's LinkEvents (PIF_metrics from the kernel's link state). */
 int net_events_init(struct xapi *x);
+/* Registers the handler of netd's DhcpLeases (PIF.IP... of PIFs in DHCP mode; net_dhcp.c). */
+int net_dhcp_events_init(struct xapi *x);
 
 #endif

@@ -509,5 +509,6 @@ int net_events_init(struct xapi *x)
 {
         if (x->msg == NULL)
                 return -EINVAL;
-        return msg_link_handle(x->msg, &ts__net__link_event__descriptor, on_link_event, x);
+        int r = msg_link_handle(x->msg, &ts__net__link_event__descriptor, on_link_event, x);
+        return r < 0 ? r : net_dhcp_events_init(x);
 }
