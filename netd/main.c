@@ -58,6 +58,8 @@ struct netd {
         char (*virt)[IFNAMSIZ]; /* links known not to be NICs: no LinkEvents, no lookups */
         size_t n_virt, cap_virt;
         struct event *lease_timer; /* reads the DHCP leases while DHCP is wanted */
+        bool resolv_known;         /* resolv_last is what the file holds (as netd last made it) */
+        char *resolv_last;         /* NULL: no file of netd's */
         struct lease_seen {
                 char ifname[IFNAMSIZ];
                 struct dhcp_lease lease; /* as last reported to xapid */
@@ -177,7 +179,15 @@ static int apply_resolver(struct netd *n, int *actions, struct apply_report *rep
                 apply_report_add(report, want->ifname, r, "resolver: too many entries");
                 return r;
         }
-        r = resolv_write(path, wanted ? content : NULL, &changed);
+        /* the file as netd last made it needs no look (every VIF plug converges) */
+        const char *now = wanted ? content : NULL;
+        if (n->resolv_known &&
+            (now == NULL ? n->resolv_last == NULL : n->resolv_last && !strcmp(now, n->resolv_last)))
+                return 0;
+        r = resolv_write(path, now, &changed);
+        n->resolv_known = r == 0;
+        free(n->resolv_last);
+        n->resolv_last = r == 0 && now != NULL ? strdup(now) : NULL;
         if (r < 0) {
                 log_warnx("cannot write %s: %s", path, strerror(-r));
                 if (want != NULL)
@@ -548,6 +558,7 @@ int main(int argc, char **argv)
         link_monitor_free(n.monitor);
         event_free(n.reconverge);
         event_free(n.lease_timer);
+        free(n.resolv_last);
         free(n.leases);
         ipconf_mgr_free(n.ipconf);
         if (n.want != NULL)

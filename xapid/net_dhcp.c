@@ -29,8 +29,8 @@ static void lease_committed(int result, void *arg)
                 log_warnx("cannot store the DHCP lease: %s", strerror(-result));
 }
 
-static int on_lease(struct msg_link *l, const struct msg_origin *from,
-                    const ProtobufCMessage *body, void *arg)
+static int on_lease(struct msg_link *l, const struct msg_origin *from, const ProtobufCMessage *body,
+                    void *arg)
 {
         struct xapi *x = arg;
         const Ts__Net__DhcpLease *e = (const Ts__Net__DhcpLease *)body;
