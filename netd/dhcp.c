@@ -124,8 +124,8 @@ int dhcp_start(struct nl_ctx *ctx, const char *ifname, const char *rundir, struc
                 return -ENOMEM;
         /* netd's hook configures the interface and leaves the lease for netd to report */
         char script[300];
-        int rs = dhcp_script_install(rundir, script, sizeof(script));
-        if (rs < 0)
+        int rs = rundir != NULL ? dhcp_script_install(rundir, script, sizeof(script)) : -ENOENT;
+        if (rs < 0 && rundir != NULL)
                 log_warnx("cannot write the DHCP hook script: %s (the client's own is used)",
                           strerror(-rs));
         const char *argv[12];

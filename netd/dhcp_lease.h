@@ -24,7 +24,8 @@ struct dhcp_lease {
         size_t n_dns;
 };
 
-/* Writes the hook script into RUNDIR (PATH receives its path).  0 or -errno. */
+/* Writes the hook script into RUNDIR (PATH receives its path).  0 or -errno.  Without a run
+ * directory (netd's kernel layer driven alone) the client keeps its own hook. */
 int dhcp_script_install(const char *rundir, char *path, size_t len);
 
 /* The lease file of IFNAME in RUNDIR into PATH. */
