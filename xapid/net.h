@@ -50,7 +50,8 @@ int net_apply_report(struct xapi *x, net_report_fn done, void *arg);
 /* For handlers that change the desired state: sends it to netd and answers the call when
  * netd has converged (or at once when netd is not connected: it converges on its Hello).
  * REF (may be NULL) is written as the call's result.  A failure of netd is logged, not the
- * call's error: the datamodel is right and netd converges again on the next change. */
+ * call's error: for changes that remove or bring down; calls that create or bring up use
+ * net_check_apply (net_check.h), which fails them and undoes their change. */
 int net_apply_and_answer(struct api_ctx *ctx, const char *ref, struct rpc_writer *w);
 
 /* Introduces the PIF (with PIF_metrics, and its network "xenbrN" if new) of the NIC DEVICE
