@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "netd/dhcp_lease.h"
 
 LOG_MODULE(dhcp)
 
@@ -58,8 +59,8 @@ int dhcp_find_client(char *path, size_t len, enum dhcp_client_kind *kind)
 
 /* The argument vector of KIND for IFNAME: always in the foreground, IPv4. */
 static void build_argv(enum dhcp_client_kind kind, const char *prog, const char *ifname,
-                       const char *rundir, char pidf[], char leasef[], size_t len,
-                       const char *argv[12])
+                       const char *rundir, const char *script, char pidf[], char leasef[],
+                       size_t len, const char *argv[12])
 {
         int i = 0;
         argv[i++] = prog;
@@ -67,6 +68,10 @@ static void build_argv(enum dhcp_client_kind kind, const char *prog, const char 
         case DHCP_DHCLIENT:
                 argv[i++] = "-d";
                 argv[i++] = "-4";
+                if (script) {
+                        argv[i++] = "-sf";
+                        argv[i++] = script;
+                }
                 if (rundir) {
                         snprintf(pidf, len, "%s/dhclient-%s.pid", rundir, ifname);
                         snprintf(leasef, len, "%s/dhclient-%s.leases", rundir, ifname);
@@ -81,10 +86,18 @@ static void build_argv(enum dhcp_client_kind kind, const char *prog, const char 
                 argv[i++] = "-f";
                 argv[i++] = "-i";
                 argv[i++] = ifname;
+                if (script) {
+                        argv[i++] = "-s";
+                        argv[i++] = script;
+                }
                 break;
         case DHCP_DHCPCD:
                 argv[i++] = "-B";
                 argv[i++] = "-4";
+                if (script) {
+                        argv[i++] = "-c";
+                        argv[i++] = script;
+                }
                 argv[i++] = ifname;
                 break;
         }
@@ -109,8 +122,15 @@ int dhcp_start(struct nl_ctx *ctx, const char *ifname, const char *rundir, struc
         struct dhcp_client *c = calloc(1, sizeof(*c));
         if (!c)
                 return -ENOMEM;
+        /* netd's hook configures the interface and leaves the lease for netd to report */
+        char script[300];
+        int rs = rundir != NULL ? dhcp_script_install(rundir, script, sizeof(script)) : -ENOENT;
+        if (rs < 0 && rundir != NULL)
+                log_warnx("cannot write the DHCP hook script: %s (the client's own is used)",
+                          strerror(-rs));
         const char *argv[12];
-        build_argv(kind, prog, ifname, rundir, pidf, leasef, sizeof(pidf), argv);
+        build_argv(kind, prog, ifname, rundir, rs == 0 ? script : NULL, pidf, leasef, sizeof(pidf),
+                   argv);
         int netns = nl_ctx_netns_fd(ctx);
         pid_t parent = getpid();
         pid_t pid = fork();

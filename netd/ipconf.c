@@ -6,11 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "netd/addr.h"
+#include "netd/apply_report.h"
 #include "netd/cidr.h"
 #include "netd/dhcp.h"
+#include "netd/dhcp_lease.h"
 #include "netd/ethtool.h"
 
 LOG_MODULE(ipconf)
@@ -71,7 +74,7 @@ static struct client *find_client(struct ipconf_mgr *m, const char *ifname)
 }
 
 static int apply_dhcp(struct ipconf_mgr *m, struct nl_ctx *ctx, const Ts__Net__ApplyBridges *w,
-                      int *actions)
+                      int *actions, struct apply_report *rep)
 {
         int first = 0;
         for (size_t i = 0; i < m->n;) {
@@ -81,6 +84,9 @@ static int apply_dhcp(struct ipconf_mgr *m, struct nl_ctx *ctx, const Ts__Net__A
                 }
                 log_info("stopping the DHCP client of %s", m->v[i].ifname);
                 dhcp_stop(m->v[i].c);
+                char lease[4096]; /* its lease is no more (netd reports it) */
+                dhcp_lease_path(m->rundir, m->v[i].ifname, lease, sizeof(lease));
+                unlink(lease);
                 m->v[i] = m->v[--m->n];
                 (*actions)++;
         }
@@ -107,6 +113,9 @@ static int apply_dhcp(struct ipconf_mgr *m, struct nl_ctx *ctx, const Ts__Net__A
                 int r = dhcp_start(ctx, c->ifname, m->rundir, &dc);
                 if (r < 0) {
                         log_warnx("DHCP on %s: %s", c->ifname, strerror(-r));
+                        apply_report_add(rep, c->ifname, r, "DHCP client on %s: %s", c->ifname,
+                                         r == -ENOENT ? "no DHCP client is installed"
+                                                      : strerror(-r));
                         if (!first)
                                 first = r;
                         continue;
@@ -120,7 +129,8 @@ static int apply_dhcp(struct ipconf_mgr *m, struct nl_ctx *ctx, const Ts__Net__A
         return first;
 }
 
-static int apply_gateways(struct nl_ctx *ctx, const Ts__Net__ApplyBridges *w, int *actions)
+static int apply_gateways(struct nl_ctx *ctx, const Ts__Net__ApplyBridges *w, int *actions,
+                          struct apply_report *rep)
 {
         int first = 0;
         for (size_t i = 0; i < w->n_ipconfs; i++) {
@@ -138,6 +148,8 @@ static int apply_gateways(struct nl_ctx *ctx, const Ts__Net__ApplyBridges *w, in
                 if (r < 0) {
                         log_warnx("default gateway %s via %s: %s", c->gateway, c->ifname,
                                   strerror(-r));
+                        apply_report_add(rep, c->ifname, r, "default gateway %s via %s: %s",
+                                         c->gateway, c->ifname, strerror(-r));
                         if (!first)
                                 first = r;
                         continue;
@@ -148,7 +160,8 @@ static int apply_gateways(struct nl_ctx *ctx, const Ts__Net__ApplyBridges *w, in
         return first;
 }
 
-static int apply_links(struct nl_ctx *ctx, const Ts__Net__ApplyBridges *w, int *actions)
+static int apply_links(struct nl_ctx *ctx, const Ts__Net__ApplyBridges *w, int *actions,
+                       struct apply_report *rep)
 {
         int first = 0;
         for (size_t i = 0; i < w->n_links; i++) {
@@ -160,6 +173,11 @@ static int apply_links(struct nl_ctx *ctx, const Ts__Net__ApplyBridges *w, int *
                 if (lc->mtu > 0 && li.mtu != lc->mtu &&
                     (r = nl_link_set_mtu(ctx, lc->name, lc->mtu)) == 0)
                         (*actions)++;
+                if (r < 0) {
+                        log_warnx("%s: MTU %u: %s", lc->name, lc->mtu, strerror(-r));
+                        apply_report_add(rep, lc->name, r, "%s: MTU %u: %s", lc->name, lc->mtu,
+                                         strerror(-r));
+                }
                 if (r < 0 && !first)
                         first = r;
                 bool promisc = (li.flags & IFF_PROMISC) != 0;
@@ -169,6 +187,8 @@ static int apply_links(struct nl_ctx *ctx, const Ts__Net__ApplyBridges *w, int *
                         (*actions)++;
                 if (r < 0) {
                         log_warnx("%s: %s", lc->name, strerror(-r));
+                        apply_report_add(rep, lc->name, r, "%s: promiscuous mode: %s", lc->name,
+                                         strerror(-r));
                         if (!first)
                                 first = r;
                 }
@@ -192,7 +212,8 @@ static int apply_links(struct nl_ctx *ctx, const Ts__Net__ApplyBridges *w, int *
 }
 
 /* A bond's MAC (Bond.create's MAC, or its primary member's) when the kernel's differs. */
-static int apply_bond_macs(struct nl_ctx *ctx, const Ts__Net__ApplyBridges *w, int *actions)
+static int apply_bond_macs(struct nl_ctx *ctx, const Ts__Net__ApplyBridges *w, int *actions,
+                           struct apply_report *rep)
 {
         int first = 0;
         for (size_t i = 0; i < w->n_bonds; i++) {
@@ -207,6 +228,8 @@ static int apply_bond_macs(struct nl_ctx *ctx, const Ts__Net__ApplyBridges *w, i
                 int r = nl_link_set_mac(ctx, b->name, mac);
                 if (r < 0) {
                         log_warnx("%s: MAC %s: %s", b->name, b->mac, strerror(-r));
+                        apply_report_add(rep, b->name, r, "%s: MAC %s: %s", b->name, b->mac,
+                                         strerror(-r));
                         if (!first)
                                 first = r;
                         continue;
@@ -218,14 +241,14 @@ static int apply_bond_macs(struct nl_ctx *ctx, const Ts__Net__ApplyBridges *w, i
 }
 
 int ipconf_apply(struct ipconf_mgr *m, struct nl_ctx *ctx, const Ts__Net__ApplyBridges *want,
-                 int *actions)
+                 int *actions, struct apply_report *report)
 {
         int dummy = 0;
         if (actions == NULL)
                 actions = &dummy;
-        int r1 = apply_dhcp(m, ctx, want, actions);
-        int r2 = apply_gateways(ctx, want, actions);
-        int r3 = apply_links(ctx, want, actions);
-        int r4 = apply_bond_macs(ctx, want, actions);
+        int r1 = apply_dhcp(m, ctx, want, actions, report);
+        int r2 = apply_gateways(ctx, want, actions, report);
+        int r3 = apply_links(ctx, want, actions, report);
+        int r4 = apply_bond_macs(ctx, want, actions, report);
         return r1 ? r1 : r2 ? r2 : r3 ? r3 : r4;
 }

@@ -8,6 +8,7 @@
 #ifndef TS_NETD_IPCONF_H
 #define TS_NETD_IPCONF_H
 
+#include "netd/apply_report.h"
 #include "netd/nl.h"
 #include "proto/net.pb-c.h"
 
@@ -18,9 +19,9 @@ int ipconf_mgr_new(const char *rundir, struct ipconf_mgr **out);
 /* Stops every DHCP client it started. */
 void ipconf_mgr_free(struct ipconf_mgr *m);
 /* Returns 0 or the first error (each step is still attempted); *ACTIONS (may be NULL) is
- * incremented for each change. */
+ * incremented for each change; REPORT (may be NULL) receives each failure under its link. */
 int ipconf_apply(struct ipconf_mgr *m, struct nl_ctx *ctx, const Ts__Net__ApplyBridges *want,
-                 int *actions);
+                 int *actions, struct apply_report *report);
 /* The number of DHCP clients running. */
 size_t ipconf_dhcp_clients(const struct ipconf_mgr *m);
 

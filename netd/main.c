@@ -13,11 +13,13 @@
 #include "common/proctitle.h"
 #include "netd/addr.h"
 #include "netd/desired.h"
+#include "netd/dhcp_lease.h"
 #include "netd/ipconf.h"
 #include "netd/link_monitor.h"
 #include "netd/nic_facts.h"
 #include "netd/nl.h"
 #include "netd/reconcile.h"
+#include "netd/resolv.h"
 #include "proto/net.pb-c.h"
 
 #include <event2/event.h>
@@ -28,6 +30,8 @@ static const struct cfg_key schema[] = {
     DAEMON_COMMON_KEYS("/run/xapid", "/var/lib/xapid"),
     {"network.physical", CFG_STRING, "eth*", 0, 0,
      "pattern of interface names that count as physical NICs (besides real devices)"},
+    {"network.resolv_conf", CFG_STRING, "/etc/resolv.conf", 0, 0,
+     "the resolver file netd writes from the management interface's DNS configuration"},
     {NULL},
 };
 
@@ -53,6 +57,14 @@ struct netd {
         size_t n_nics, cap_nics;
         char (*virt)[IFNAMSIZ]; /* links known not to be NICs: no LinkEvents, no lookups */
         size_t n_virt, cap_virt;
+        struct event *lease_timer; /* reads the DHCP leases while DHCP is wanted */
+        bool resolv_known;         /* resolv_last is what the file holds (as netd last made it) */
+        char *resolv_last;         /* NULL: no file of netd's */
+        struct lease_seen {
+                char ifname[IFNAMSIZ];
+                struct dhcp_lease lease; /* as last reported to xapid */
+        } * leases;
+        size_t n_leases;
 };
 
 /* The physical NICs into the Hello state: "nic/<dev>" = JSON (proto/net.proto), "nics". */
@@ -147,11 +159,56 @@ static bool plan_touches_nic(const struct rc_plan *plan, const struct nl_link_li
         return false;
 }
 
+/* The resolver file from N->want's Resolver (netd/resolv.h). */
+static int apply_resolver(struct netd *n, int *actions, struct apply_report *report)
+{
+        const Ts__Net__Resolver *want = n->want->resolver;
+        const char *path = cfg_get_str(n->d.cfg, "network.resolv_conf");
+        char content[2048];
+        int r = 0, changed = 0;
+        /* in DHCP mode the lease's servers */
+        struct dhcp_lease lease = {0};
+        const char *lease_dns[DHCP_MAX_DNS];
+        if (want != NULL && want->dhcp_ifname[0] != '\0')
+                dhcp_lease_read(n->d.run_dir, want->dhcp_ifname, &lease);
+        for (size_t i = 0; i < lease.n_dns; i++)
+                lease_dns[i] = lease.dns[i];
+        bool wanted = want != NULL && (want->n_nameservers > 0 || lease.n_dns > 0);
+        if (wanted &&
+            (r = resolv_format(want, lease_dns, lease.n_dns, content, sizeof(content))) < 0) {
+                apply_report_add(report, want->ifname, r, "resolver: too many entries");
+                return r;
+        }
+        /* the file as netd last made it needs no look (every VIF plug converges) */
+        const char *now = wanted ? content : NULL;
+        if (n->resolv_known &&
+            (now == NULL ? n->resolv_last == NULL : n->resolv_last && !strcmp(now, n->resolv_last)))
+                return 0;
+        r = resolv_write(path, now, &changed);
+        n->resolv_known = r == 0;
+        free(n->resolv_last);
+        n->resolv_last = r == 0 && now != NULL ? strdup(now) : NULL;
+        if (r < 0) {
+                log_warnx("cannot write %s: %s", path, strerror(-r));
+                if (want != NULL)
+                        apply_report_add(report, want->ifname, r, "cannot write %s: %s", path,
+                                         strerror(-r));
+                return r;
+        }
+        if (changed) {
+                log_info("%s %s", wanted ? "wrote" : "removed", path);
+                (*actions)++;
+        }
+        return 0;
+}
+
 /* Converges the kernel to N->want: links and addresses (reconcile.c), then DHCP clients,
  * gateways and link settings (ipconf.c).  *ACTIONS receives the number of changes.  When
  * LINKS_OUT is not NULL it receives the listing the plan was made from if the NICs in it are
- * still right (no action touched one), else stays empty (the caller lists again). */
-static int converge(struct netd *n, int *actions, struct nl_link_list *links_out)
+ * still right (no action touched one), else stays empty (the caller lists again).  REPORT
+ * (may be NULL) receives what could not be done, per link. */
+static int converge(struct netd *n, int *actions, struct nl_link_list *links_out,
+                    struct apply_report *report)
 {
         *actions = 0;
         if (n->want == NULL)
@@ -167,7 +224,8 @@ static int converge(struct netd *n, int *actions, struct nl_link_list *links_out
         if (r == 0 && want.rc.n_ipconfs)
                 r = addr_list(n->nl, &addrs);
         if (r == 0)
-                r = reconcile_plan(&want.rc, &links, want.rc.n_ipconfs ? &addrs : NULL, &plan);
+                r = reconcile_plan_report(&want.rc, &links, want.rc.n_ipconfs ? &addrs : NULL,
+                                          report, &plan);
         if (r == 0)
                 r = reconcile_apply(n->nl, &plan);
         desired_free(&want);
@@ -179,9 +237,12 @@ static int converge(struct netd *n, int *actions, struct nl_link_list *links_out
         }
         nl_link_list_free(&links);
         rc_plan_free(&plan);
-        int r2 = ipconf_apply(n->ipconf, n->nl, n->want, actions);
-        return r < 0 ? r : r2;
+        int r2 = ipconf_apply(n->ipconf, n->nl, n->want, actions, report);
+        int r3 = apply_resolver(n, actions, report);
+        return r < 0 ? r : r2 < 0 ? r2 : r3;
 }
+
+static void watch_leases(struct netd *n);
 
 /* ApplyBridges from xapid: the complete desired state; converge the kernel to it. */
 static int on_apply_bridges(struct msg_link *l, const struct msg_origin *from,
@@ -207,8 +268,10 @@ static int on_apply_bridges(struct msg_link *l, const struct msg_origin *from,
         n->want = copy;
         int actions;
         struct nic_buf nb = {0};
-        r = converge(n, &actions, &nb.links);
+        struct apply_report report = {0};
+        r = converge(n, &actions, &nb.links, &report);
         n->applies++;
+        watch_leases(n);
         Ts__Net__ApplyBridgesReply rep = TS__NET__APPLY_BRIDGES_REPLY__INIT;
         rep.actions = actions;
         rep.errnum = r < 0 ? -r : 0;
@@ -216,9 +279,97 @@ static int on_apply_bridges(struct msg_link *l, const struct msg_origin *from,
         if (r < 0)
                 log_warnx("converging %zu bridge(s): %s", req->n_bridges, strerror(-r));
         fill_nics(n, &rep, &nb);
+        Ts__Net__Failure *fv = calloc(report.n ? report.n : 1, sizeof(*fv));
+        Ts__Net__Failure **fp = calloc(report.n ? report.n : 1, sizeof(*fp));
+        for (size_t i = 0; fv != NULL && fp != NULL && i < report.n; i++) {
+                ts__net__failure__init(&fv[i]);
+                fv[i].name = report.v[i].name;
+                fv[i].errnum = report.v[i].err;
+                fv[i].message = report.v[i].msg;
+                fp[rep.n_failures++] = &fv[i];
+        }
+        rep.failures = fp;
         r = msg_link_reply(l, from, &rep.base);
+        free(fv);
+        free(fp);
+        apply_report_free(&report);
         free_nics(&rep, &nb);
         return r;
+}
+
+static struct lease_seen *lease_slot(struct netd *n, const char *ifname)
+{
+        for (size_t i = 0; i < n->n_leases; i++)
+                if (strcmp(n->leases[i].ifname, ifname) == 0)
+                        return &n->leases[i];
+        struct lease_seen *v = realloc(n->leases, (n->n_leases + 1) * sizeof(*v));
+        if (v == NULL)
+                return NULL;
+        n->leases = v;
+        struct lease_seen *s = &v[n->n_leases++];
+        memset(s, 0, sizeof(*s));
+        snprintf(s->ifname, sizeof(s->ifname), "%s", ifname);
+        return s;
+}
+
+static void send_lease(struct netd *n, const char *ifname, const struct dhcp_lease *l)
+{
+        Ts__Net__DhcpLease ev = TS__NET__DHCP_LEASE__INIT;
+        char *dns[DHCP_MAX_DNS];
+        ev.ifname = (char *)ifname;
+        ev.bound = l->bound;
+        ev.ip = (char *)l->ip;
+        ev.netmask = (char *)l->netmask;
+        ev.gateway = (char *)l->gateway;
+        for (size_t i = 0; i < l->n_dns; i++)
+                dns[i] = (char *)l->dns[i];
+        ev.dns = dns;
+        ev.n_dns = l->n_dns;
+        log_info("DHCP lease on %s: %s %s/%s gateway %s", ifname, l->bound ? "bound" : "none",
+                 l->ip, l->netmask, l->gateway);
+        msg_link_event(n->d.link, NULL, &ev.base);
+}
+
+/* The DHCP leases of the interfaces in DHCP mode (and of those that left it): changes go to
+ * xapid, and to resolv.conf for the management interface.  Runs every LEASE_POLL_MS while
+ * an interface is in DHCP mode or a lease is still reported. */
+#define LEASE_POLL_MS 250
+static void on_lease_timer(evutil_socket_t fd, short what, void *arg)
+{
+        struct netd *n = arg;
+        bool any = false;
+        for (size_t i = 0; n->want != NULL && i < n->want->n_ipconfs; i++) {
+                const Ts__Net__IpConf *c = n->want->ipconfs[i];
+                if (c->mode == TS__NET__IP_CONF__MODE__DHCP && lease_slot(n, c->ifname))
+                        any = true;
+        }
+        bool changed = false;
+        for (size_t i = 0; i < n->n_leases; i++) {
+                struct lease_seen *s = &n->leases[i];
+                struct dhcp_lease now;
+                dhcp_lease_read(n->d.run_dir, s->ifname, &now);
+                any |= s->lease.bound;
+                if (dhcp_lease_equal(&now, &s->lease) || !msg_link_announced(n->d.link))
+                        continue;
+                send_lease(n, s->ifname, &now);
+                s->lease = now;
+                changed = true;
+        }
+        if (changed && n->want != NULL) {
+                int actions = 0;
+                apply_resolver(n, &actions, NULL);
+        }
+        if (any) {
+                struct timeval tv = {0, LEASE_POLL_MS * 1000};
+                event_add(n->lease_timer, &tv);
+        }
+}
+
+/* Starts watching the leases (after a convergence that may have started a DHCP client). */
+static void watch_leases(struct netd *n)
+{
+        if (!event_pending(n->lease_timer, EV_TIMEOUT, NULL))
+                on_lease_timer(-1, 0, n);
 }
 
 static void on_reconverge(evutil_socket_t fd, short what, void *arg)
@@ -226,7 +377,7 @@ static void on_reconverge(evutil_socket_t fd, short what, void *arg)
         struct netd *n = arg;
         int actions;
         n->reconverges++;
-        int r = converge(n, &actions, NULL);
+        int r = converge(n, &actions, NULL, NULL);
         if (r < 0)
                 log_warnx("converging after a link change: %s", strerror(-r));
         else if (actions > 0)
@@ -384,7 +535,8 @@ int main(int argc, char **argv)
         if (r < 0)
                 fatalx("ip configuration: %s", strerror(-r));
         n.reconverge = event_new(n.d.base, -1, 0, on_reconverge, &n);
-        if (n.reconverge == NULL)
+        n.lease_timer = event_new(n.d.base, -1, 0, on_lease_timer, &n);
+        if (n.reconverge == NULL || n.lease_timer == NULL)
                 fatalx("out of memory");
         r = link_monitor_new(n.nl, n.d.base, on_link_event, &n, &n.monitor);
         if (r < 0)
@@ -405,6 +557,9 @@ int main(int argc, char **argv)
         log_info("stopped");
         link_monitor_free(n.monitor);
         event_free(n.reconverge);
+        event_free(n.lease_timer);
+        free(n.resolv_last);
+        free(n.leases);
         ipconf_mgr_free(n.ipconf);
         if (n.want != NULL)
                 ts__net__apply_bridges__free_unpacked(n.want, NULL);

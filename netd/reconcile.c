@@ -258,7 +258,23 @@ static bool conflict(struct model *m, const char *name, const char *kind)
                 return false;
         log_warnx("cannot make %s %s: a %s link of that name exists and is not netd's", kind, name,
                   l->kind[0] ? l->kind : "plain");
+        apply_report_add(m->plan->report, name, EEXIST,
+                         "cannot make %s %s: a %s link of that name exists and is not netd's", kind,
+                         name, l->kind[0] ? l->kind : "plain");
         return true;
+}
+
+/* The VLAN device (other than NAME) that already carries TAG on PARENT, or NULL: the kernel
+ * allows one per tag and parent. */
+static struct mlink *vlan_holder(struct model *m, const char *name, const char *parent, int tag)
+{
+        for (size_t i = 0; i < m->n_links; i++) {
+                struct mlink *l = &m->links[i];
+                if (!l->gone && strcmp(l->kind, "vlan") == 0 && l->vlan_id == tag &&
+                    strcmp(l->parent, parent) == 0 && strcmp(l->name, name) != 0)
+                        return l;
+        }
+        return NULL;
 }
 
 static int release(struct model *m, struct mlink *l)
@@ -407,6 +423,10 @@ static int plan_bridges_vlans(struct model *m)
                                 log_warnx("vlan %s exists with another tag or parent and is not "
                                           "netd's: left alone",
                                           v->name);
+                                apply_report_add(m->plan->report, v->name, EEXIST,
+                                                 "vlan %s exists with another tag or parent and "
+                                                 "is not netd's",
+                                                 v->name);
                                 continue;
                         }
                         if (adopt(m, l) < 0)
@@ -416,6 +436,17 @@ static int plan_bridges_vlans(struct model *m)
                 struct mlink *parent = find(m, v->parent);
                 if (!parent) {
                         log_warnx("vlan %s: parent %s does not exist", v->name, v->parent);
+                        apply_report_add(m->plan->report, v->name, ENODEV,
+                                         "vlan %s: parent %s does not exist", v->name, v->parent);
+                        continue;
+                }
+                struct mlink *holder = vlan_holder(m, v->name, v->parent, v->tag);
+                if (holder) {
+                        log_warnx("vlan %s: %s already carries tag %d on %s", v->name, holder->name,
+                                  v->tag, v->parent);
+                        apply_report_add(m->plan->report, v->name, EBUSY,
+                                         "%s already carries tag %d on %s", holder->name, v->tag,
+                                         v->parent);
                         continue;
                 }
                 struct rc_action *a = emit(m, RC_CREATE_VLAN, v->name, v->parent);
@@ -628,7 +659,15 @@ static int load_model(struct model *m, const struct nl_link_list *links,
 int reconcile_plan(const struct rc_desired *desired, const struct nl_link_list *links,
                    const struct addr_list *addrs, struct rc_plan *plan)
 {
+        return reconcile_plan_report(desired, links, addrs, NULL, plan);
+}
+
+int reconcile_plan_report(const struct rc_desired *desired, const struct nl_link_list *links,
+                          const struct addr_list *addrs, struct apply_report *report,
+                          struct rc_plan *plan)
+{
         memset(plan, 0, sizeof(*plan));
+        plan->report = report;
         int r = validate(desired);
         if (r < 0) {
                 log_warnx("inconsistent desired network state");
@@ -766,6 +805,8 @@ int reconcile_apply(struct nl_ctx *ctx, const struct rc_plan *plan)
                 int r = apply_one(ctx, &plan->v[i]);
                 if (r < 0) {
                         log_warnx("reconcile: %s: %s", line, strerror(-r));
+                        apply_report_add(plan->report, plan->v[i].name, r, "%s: %s", line,
+                                         strerror(-r));
                         if (!first)
                                 first = r;
                 } else {

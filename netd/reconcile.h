@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "netd/addr.h"
+#include "netd/apply_report.h"
 #include "netd/bond.h"
 #include "netd/cidr.h"
 #include "netd/nl.h"
@@ -112,6 +113,7 @@ struct rc_action {
 struct rc_plan {
         struct rc_action *v; /* owned */
         size_t n, cap;
+        struct apply_report *report; /* borrowed, may be NULL: what could not be done */
 };
 
 /* Plans from DESIRED and the observed LINKS and ADDRS (ADDRS may be NULL: no address
@@ -120,13 +122,20 @@ struct rc_plan {
 int reconcile_plan(const struct rc_desired *desired, const struct nl_link_list *links,
                    const struct addr_list *addrs, struct rc_plan *plan);
 void rc_plan_free(struct rc_plan *plan);
+/* The same, noting in REPORT (may be NULL) the links that cannot be made as desired (a link
+ * of that name that is not netd's, a VLAN whose parent is missing or whose tag the parent
+ * already carries under another name: EBUSY); PLAN keeps REPORT for reconcile_apply. */
+int reconcile_plan_report(const struct rc_desired *desired, const struct nl_link_list *links,
+                          const struct addr_list *addrs, struct apply_report *report,
+                          struct rc_plan *plan);
 
 const char *rc_op_name(enum rc_op op);
 /* One line describing A ("create-bridge xenbr0 mtu=1500") into BUF. */
 void rc_action_format(const struct rc_action *a, char *buf, size_t len);
 
-/* Runs PLAN in order.  A failing action is logged and the rest still run (the next
- * reconciliation retries); returns the first error. */
+/* Runs PLAN in order.  A failing action is logged (and noted in PLAN->report under the
+ * action's link) and the rest still run (the next reconciliation retries); returns the
+ * first error. */
 int reconcile_apply(struct nl_ctx *ctx, const struct rc_plan *plan);
 
 /* Observes the kernel, plans and applies.  When PLAN_OUT is not NULL it receives the plan

@@ -18,6 +18,7 @@
 #include "proto/net.pb-c.h"
 #include "xapid/api.h"
 #include "xapid/db.h"
+#include "xapid/net_check.h"
 #include "xapid/net_desired.h"
 #include "xapid/rpc.h"
 #include "xapid/rpc_value.h"
@@ -201,7 +202,10 @@ int net_sync_from_peer(struct xapi *x, const struct msg_peer_info *peer)
 struct apply {
         struct xapi *x;
         void (*done)(int r, const char *text, void *arg);
+        net_report_fn report;
         void *arg;
+        struct net_failure *fails; /* of the last reply */
+        size_t n_fails;
         int rounds;
         bool introduce; /* PIF.scan: PIFs for new NICs in the reply */
         int result;
@@ -215,6 +219,9 @@ static void apply_finish(int result, void *arg)
                 log_warnx("cannot store the PIFs netd reported: %s", strerror(-result));
         if (a->done != NULL)
                 a->done(a->result, a->text, a->arg);
+        if (a->report != NULL)
+                a->report(a->result, a->text, a->fails, a->n_fails, a->arg);
+        free(a->fails);
         free(a);
 }
 
@@ -241,6 +248,15 @@ static void on_apply_reply(int status, const ProtobufCMessage *body, const char 
         }
         if (introduced > 0 && a->rounds++ < 2 && send_apply(a) == 0)
                 return; /* new PIFs: their bridges too */
+        if (rep->n_failures > 0 && (a->fails = calloc(rep->n_failures, sizeof(*a->fails)))) {
+                for (size_t i = 0; i < rep->n_failures; i++) {
+                        struct net_failure *f = &a->fails[i];
+                        snprintf(f->name, sizeof(f->name), "%s", rep->failures[i]->name);
+                        f->err = rep->failures[i]->errnum;
+                        snprintf(f->msg, sizeof(f->msg), "%s", rep->failures[i]->message);
+                }
+                a->n_fails = rep->n_failures;
+        }
         a->result = rep->errnum > 0 ? -rep->errnum : 0;
         if (rep->errnum > 0) {
                 snprintf(a->text, sizeof(a->text), "netd: %s", rep->message);
@@ -269,14 +285,16 @@ static int send_apply(struct apply *a)
 }
 
 static int start_apply(struct xapi *x, bool introduce,
-                       void (*done)(int r, const char *text, void *arg), void *arg)
+                       void (*done)(int r, const char *text, void *arg), net_report_fn report,
+                       void *arg)
 {
         if (x->msg == NULL || msg_link_peer(x->msg, NETD_IDENTITY) == NULL)
                 return -EHOSTUNREACH;
         struct apply *a = calloc(1, sizeof(*a));
         if (a == NULL)
                 return -ENOMEM;
-        *a = (struct apply){.x = x, .done = done, .arg = arg, .introduce = introduce};
+        *a = (struct apply){
+            .x = x, .done = done, .report = report, .arg = arg, .introduce = introduce};
         int r = send_apply(a);
         if (r < 0) {
                 log_warnx("cannot send the bridges to netd: %s", strerror(-r));
@@ -287,7 +305,12 @@ static int start_apply(struct xapi *x, bool introduce,
 
 int net_apply(struct xapi *x, void (*done)(int r, const char *text, void *arg), void *arg)
 {
-        return start_apply(x, false, done, arg);
+        return start_apply(x, false, done, NULL, arg);
+}
+
+int net_apply_report(struct xapi *x, net_report_fn done, void *arg)
+{
+        return start_apply(x, false, NULL, done, arg);
 }
 
 int net_pif_introduce(struct xapi *x, const char *device, const char *mac, int64_t mtu,
@@ -336,7 +359,7 @@ static int apply_and_answer(struct api_ctx *ctx, bool introduce, const char *ref
                 free(c);
                 return -ENOMEM;
         }
-        int r = start_apply(x, introduce, call_done, c);
+        int r = start_apply(x, introduce, call_done, NULL, c);
         if (r < 0) {
                 free(c->ref);
                 free(c);
@@ -374,7 +397,26 @@ int h_PIF_scan(struct api_ctx *ctx, const struct rpc_value *const *params, size_
         return apply_and_answer(ctx, true, NULL, w); /* its reply has the NICs as they are now */
 }
 
-/* network.create(session, record) */
+/* network.create's bridge cannot be made: the network goes (ARG: its ref). */
+static void undo_network_create(struct xapi *x, void *arg)
+{
+        struct db_row *row = db_get(x->db, &mclass_network, arg);
+        if (row != NULL && ((struct api_network *)row->rec)->PIFs.n == 0 &&
+            ((struct api_network *)row->rec)->VIFs.n == 0)
+                db_delete(x->db, row);
+}
+
+/* Bridge names a client may not choose (XAPI's bridge_blacklist): the toolstack's own. */
+static const char *const reserved_bridge_prefixes[] = {"xen", "xapi", "vif", "tap", "eth"};
+
+/* XAPI trusts the bridge names of pool-internal sessions (a VM import between hosts). */
+static bool internal_session(struct api_ctx *ctx)
+{
+        struct db_row *s = ctx->session ? db_get(ctx->db, &mclass_session, ctx->session) : NULL;
+        return s == NULL || ((struct api_session *)s->rec)->pool;
+}
+
+/* network.create(session, record), with XAPI's checks in its order */
 int h_network_create(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
                      struct rpc_writer *w, struct api_error *err)
 {
@@ -382,8 +424,19 @@ int h_network_create(struct api_ctx *ctx, const struct rpc_value *const *params,
         int r = model_record_read(&mclass_network, params[1], (void **)&rec, err);
         if (r < 0)
                 return r;
+        if (rec->MTU <= 0)
+                rec->MTU = 1500;
         if (rec->bridge[0] != '\0') {
-                if (strlen(rec->bridge) >= IFNAMSIZ) {
+                bool reserved = false;
+                for (size_t i = 0; i < sizeof(reserved_bridge_prefixes) / sizeof(char *); i++)
+                        reserved |= strncmp(rec->bridge, reserved_bridge_prefixes[i],
+                                            strlen(reserved_bridge_prefixes[i])) == 0;
+                if ((strlen(rec->bridge) >= IFNAMSIZ || reserved) && !internal_session(ctx)) {
+                        r = api_error_set(err, "INVALID_VALUE", "bridge", rec->bridge, NULL);
+                        model_record_free(&mclass_network, rec);
+                        return r;
+                }
+                if (strlen(rec->bridge) >= IFNAMSIZ) { /* the kernel's limit, even for those */
                         r = api_error_set(err, "INVALID_VALUE", "bridge", rec->bridge, NULL);
                         model_record_free(&mclass_network, rec);
                         return r;
@@ -410,10 +463,25 @@ int h_network_create(struct api_ctx *ctx, const struct rpc_value *const *params,
                                      "", NULL);
         }
         log_info("network %s created on bridge %s", row->ref, rec->bridge);
-        return net_apply_and_answer(ctx, row->ref, w);
+        char *undo_ref = strdup(row->ref);
+        if (undo_ref == NULL)
+                return -ENOMEM;
+        struct net_check check = {.links = {rec->bridge},
+                                  .n_links = 1,
+                                  .bridge = rec->bridge,
+                                  .undo = undo_network_create,
+                                  .undo_arg = undo_ref};
+        return net_check_apply(ctx, &check, row->ref, w);
 }
 
-/* network.destroy(session, self) */
+static bool is_true(const char *v)
+{
+        return v != NULL && strcasecmp(v, "true") == 0;
+}
+
+/* network.destroy(session, self), with XAPI's checks in its order: VIFs attached (XAPI's
+ * "reserved" is not in this datamodel),
+ * PIFs, the host-internal management network; the network's other VIFs go with it. */
 int h_network_destroy(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
                       struct rpc_writer *w, struct api_error *err)
 {
@@ -421,26 +489,47 @@ int h_network_destroy(struct api_ctx *ctx, const struct rpc_value *const *params
         struct db_row *row = db_get(ctx->db, &mclass_network, self);
         if (row == NULL)
                 return api_error_set(err, "HANDLE_INVALID", "network", self, NULL);
+        const struct api_network *nw = row->rec;
         const char *refs[API_ERROR_MAX_PARAMS];
         size_t nr = 0;
-        for (size_t i = 0; i < db_count(ctx->db, &mclass_PIF); i++) {
-                struct db_row *p = db_row_at(ctx->db, &mclass_PIF, i);
-                if (strcmp(((struct api_PIF *)p->rec)->network, self) == 0 &&
-                    nr < API_ERROR_MAX_PARAMS)
-                        refs[nr++] = p->ref;
-        }
-        if (nr > 0)
-                return api_error_setv(err, "NETWORK_CONTAINS_PIF", refs, nr);
-        for (size_t i = 0; i < db_count(ctx->db, &mclass_VIF); i++) {
-                struct db_row *v = db_row_at(ctx->db, &mclass_VIF, i);
-                if (strcmp(((struct api_VIF *)v->rec)->network, self) == 0 &&
-                    nr < API_ERROR_MAX_PARAMS)
+        for (size_t i = 0; i < nw->VIFs.n; i++) {
+                struct db_row *v = db_get(ctx->db, &mclass_VIF, nw->VIFs.v[i].s);
+                const struct api_VIF *vif = v ? v->rec : NULL;
+                if (vif && vif->currently_attached && nr < API_ERROR_MAX_PARAMS)
                         refs[nr++] = v->ref;
         }
         if (nr > 0)
                 return api_error_setv(err, "NETWORK_CONTAINS_VIF", refs, nr);
-        log_info("network %s destroyed (bridge %s)", self,
-                 ((struct api_network *)row->rec)->bridge);
+        for (size_t i = 0; i < nw->PIFs.n && nr < API_ERROR_MAX_PARAMS; i++)
+                refs[nr++] = nw->PIFs.v[i].s;
+        if (nr > 0)
+                return api_error_setv(err, "NETWORK_CONTAINS_PIF", refs, nr);
+        const struct mtype *kt = mclass_network.fields[API_network_F_other_config].type->key;
+        const char *key = "is_host_internal_management_network";
+        long at = mmap_find(kt, &nw->other_config, &key);
+        if (at >= 0 && is_true(nw->other_config.v[at].s))
+                return api_error_set(err, "CANNOT_DESTROY_SYSTEM_NETWORK", self, NULL);
+        /* XAPI destroys the other VIFs rather than wait for its GC */
+        size_t n_vifs = nw->VIFs.n;
+        char **vifs = calloc(n_vifs ? n_vifs : 1, sizeof(*vifs));
+        if (vifs == NULL)
+                return -ENOMEM;
+        for (size_t i = 0; i < n_vifs; i++)
+                vifs[i] = strdup(nw->VIFs.v[i].s);
+        for (size_t i = 0; i < n_vifs; i++) {
+                struct db_row *v = vifs[i] ? db_get(ctx->db, &mclass_VIF, vifs[i]) : NULL;
+                if (v != NULL) {
+                        const char *mref = ((struct api_VIF *)v->rec)->metrics;
+                        struct db_row *m = db_get(ctx->db, &mclass_VIF_metrics, mref);
+                        if (m != NULL)
+                                db_delete(ctx->db, m);
+                        log_info("VIF %s destroyed with its network", vifs[i]);
+                        db_delete(ctx->db, v);
+                }
+                free(vifs[i]);
+        }
+        free(vifs);
+        log_info("network %s destroyed (bridge %s)", self, nw->bridge);
         db_delete(ctx->db, row);
         return net_apply_and_answer(ctx, NULL, w);
 }

@@ -14,6 +14,7 @@
 #ifndef TS_XAPID_NET_H
 #define TS_XAPID_NET_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct xapi;
@@ -33,10 +34,24 @@ int net_sync_from_peer(struct xapi *x, const struct msg_peer_info *peer);
  */
 int net_apply(struct xapi *x, void (*done)(int r, const char *text, void *arg), void *arg);
 
+/* A link netd could not make as wanted in the convergence that answered (proto/net.proto
+ * Failure). */
+struct net_failure {
+        char name[16];
+        int err; /* positive errno */
+        char msg[200];
+};
+typedef void (*net_report_fn)(int r, const char *text, const struct net_failure *fails,
+                              size_t n_fails, void *arg);
+
+/* net_apply whose DONE also receives netd's per-link failures (borrowed for the call). */
+int net_apply_report(struct xapi *x, net_report_fn done, void *arg);
+
 /* For handlers that change the desired state: sends it to netd and answers the call when
  * netd has converged (or at once when netd is not connected: it converges on its Hello).
  * REF (may be NULL) is written as the call's result.  A failure of netd is logged, not the
- * call's error: the datamodel is right and netd converges again on the next change. */
+ * call's error: for changes that remove or bring down; calls that create or bring up use
+ * net_check_apply (net_check.h), which fails them and undoes their change. */
 int net_apply_and_answer(struct api_ctx *ctx, const char *ref, struct rpc_writer *w);
 
 /* Introduces the PIF (with PIF_metrics, and its network "xenbrN" if new) of the NIC DEVICE
@@ -47,5 +62,7 @@ int net_pif_introduce(struct xapi *x, const char *device, const char *mac, int64
 
 /* Registers the handler of netd's LinkEvents (PIF_metrics from the kernel's link state). */
 int net_events_init(struct xapi *x);
+/* Registers the handler of netd's DhcpLeases (PIF.IP... of PIFs in DHCP mode; net_dhcp.c). */
+int net_dhcp_events_init(struct xapi *x);
 
 #endif

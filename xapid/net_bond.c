@@ -20,6 +20,7 @@
 #include "xapid/api.h"
 #include "xapid/db.h"
 #include "xapid/net.h"
+#include "xapid/net_check.h"
 #include "xapid/net_vif.h"
 #include "xapid/rpc.h"
 #include "xapid/rpc_value.h"
@@ -165,6 +166,8 @@ static void set_management(struct db *db, struct db_row *from, struct db_row *to
         db_set(db, from, API_PIF_F_management, &f);
         db_set(db, to, API_PIF_F_management, &t);
 }
+
+static void undo_bond_create(struct xapi *x, void *arg);
 
 /* Bond.create(session, network, members, MAC, mode, properties) */
 int h_Bond_create(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
@@ -326,7 +329,17 @@ int h_Bond_create(struct api_ctx *ctx, const struct rpc_value *const *params, si
                 move_vifs(db, host, ((struct api_PIF *)members[i]->rec)->network, net->ref);
         }
         log_info("bond %s (%s, %zu member(s)) on network %s", device, mode_s, nm, net->ref);
-        return net_apply_and_answer(ctx, bond->ref, w);
+        char *undo_ref = strdup(bond->ref);
+        if (undo_ref == NULL)
+                return -ENOMEM;
+        struct net_check check = {.links = {device, ((struct api_network *)net->rec)->bridge},
+                                  .n_links = 2,
+                                  .pif = master->ref,
+                                  .undo = undo_bond_create,
+                                  .undo_arg = undo_ref};
+        for (size_t i = 0; i < nm && check.n_links < NET_CHECK_MAX_LINKS; i++)
+                check.links[check.n_links++] = ((struct api_PIF *)members[i]->rec)->device;
+        return net_check_apply(ctx, &check, bond->ref, w);
 }
 
 static struct db_row *bond_param(struct api_ctx *ctx, const struct rpc_value *const *params,
@@ -339,14 +352,11 @@ static struct db_row *bond_param(struct api_ctx *ctx, const struct rpc_value *co
         return row;
 }
 
-/* Bond.destroy(session, self) */
-int h_Bond_destroy(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
-                   struct rpc_writer *w, struct api_error *err)
+/* Bond.destroy's change of the datamodel: the configuration, management flag, VLANs and
+ * VIFs go back to the primary member, the members are plugged again, the bond and its master
+ * PIF go. */
+static void bond_remove(struct db *db, struct db_row *bond)
 {
-        struct db *db = ctx->db;
-        struct db_row *bond = bond_param(ctx, params, n, err);
-        if (bond == NULL)
-                return -EINVAL;
         const struct api_Bond *b = bond->rec;
         struct db_row *master = db_get(db, &mclass_PIF, b->master);
         struct db_row *primary = db_get(db, &mclass_PIF, b->primary_slave);
@@ -388,7 +398,25 @@ int h_Bond_destroy(struct api_ctx *ctx, const struct rpc_value *const *params, s
                         db_delete(db, m);
                 db_delete(db, master);
         }
+}
+
+/* Bond.destroy(session, self) */
+int h_Bond_destroy(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
+                   struct rpc_writer *w, struct api_error *err)
+{
+        struct db_row *bond = bond_param(ctx, params, n, err);
+        if (bond == NULL)
+                return -EINVAL;
+        bond_remove(ctx->db, bond);
         return net_apply_and_answer(ctx, NULL, w);
+}
+
+/* The bond cannot be made: Bond.create is undone as Bond.destroy would (ARG: the Bond). */
+static void undo_bond_create(struct xapi *x, void *arg)
+{
+        struct db_row *bond = db_get(x->db, &mclass_Bond, arg);
+        if (bond != NULL)
+                bond_remove(x->db, bond);
 }
 
 /* Bond.set_mode(session, self, value) */

@@ -373,6 +373,62 @@ static int build_bonds(struct net_desired *d, struct db *db, const char *host, s
         return 0;
 }
 
+/* The comma-separated entries of LIST (blanks trimmed) into OUT. */
+static int push_list(struct net_desired *d, struct vec *out, const char *list)
+{
+        char *copy = own_str(d, list), *save = NULL;
+        if (copy == NULL)
+                return -ENOMEM;
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                while (*t == ' ')
+                        t++;
+                size_t len = strlen(t);
+                while (len > 0 && t[len - 1] == ' ')
+                        t[--len] = '\0';
+                if (*t != '\0' && push(d, out, t) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+/* The resolver of this host from its plugged management PIF (NULL: none wanted). */
+static int build_resolver(struct net_desired *d, struct db *db, const char *host,
+                          Ts__Net__Resolver **out)
+{
+        *out = NULL;
+        for (size_t i = 0; i < db_count(db, &mclass_PIF); i++) {
+                const struct api_PIF *p = db_row_at(db, &mclass_PIF, i)->rec;
+                if (!p->management || !p->currently_attached || strcmp(p->host, host) != 0)
+                        continue;
+                bool dhcp = p->ip_configuration_mode == API_IP_CONFIGURATION_MODE_DHCP;
+                bool stat = p->ip_configuration_mode == API_IP_CONFIGURATION_MODE_STATIC ||
+                            p->ipv6_configuration_mode == API_IPV6_CONFIGURATION_MODE_STATIC;
+                struct db_row *net = db_get(db, &mclass_network, p->network);
+                if (net == NULL || (!dhcp && !(stat && p->DNS[0] != '\0')))
+                        return 0;
+                Ts__Net__Resolver *r = own(d, malloc(sizeof(*r)));
+                if (r == NULL)
+                        return -ENOMEM;
+                ts__net__resolver__init(r);
+                struct vec ns = {0}, search = {0};
+                const char *domain = map_get(&p->other_config, "domain");
+                r->ifname = ((struct api_network *)net->rec)->bridge;
+                if (dhcp)
+                        r->dhcp_ifname = r->ifname;
+                else if (push_list(d, &ns, p->DNS) < 0)
+                        return -ENOMEM;
+                if (domain != NULL && push_list(d, &search, domain) < 0)
+                        return -ENOMEM;
+                r->nameservers = (char **)ns.v;
+                r->n_nameservers = ns.n;
+                r->search = (char **)search.v;
+                r->n_search = search.n;
+                *out = r;
+                return 0;
+        }
+        return 0;
+}
+
 int net_desired_build(struct db *db, const char *host_ref, struct net_desired *out)
 {
         memset(out, 0, sizeof(*out));
@@ -383,6 +439,8 @@ int net_desired_build(struct db *db, const char *host_ref, struct net_desired *o
                 r = build_vlans(out, db, host_ref, &vlans);
         if (r == 0)
                 r = build_bonds(out, db, host_ref, &bonds);
+        if (r == 0)
+                r = build_resolver(out, db, host_ref, &out->msg.resolver);
         if (r < 0) {
                 net_desired_free(out);
                 return r;

@@ -21,6 +21,7 @@
 #include "xapid/api.h"
 #include "xapid/db.h"
 #include "xapid/net.h"
+#include "xapid/net_pif_check.h"
 #include "xapid/net_vif.h"
 #include "xapid/rpc.h"
 #include "xapid/rpc_value.h"
@@ -78,8 +79,9 @@ int h_PIF_plug(struct api_ctx *ctx, const struct rpc_value *const *params, size_
         const struct api_PIF *p = row->rec;
         if (valid_ref(ctx->db, &mclass_Bond, p->bond_slave_of))
                 return api_error_set(err, "CANNOT_PLUG_BOND_SLAVE", row->ref, NULL);
+        struct net_pif_snapshot *snap = net_pif_snapshot(ctx->db, row);
         set_bool(ctx->db, row, API_PIF_F_currently_attached, true);
-        return net_apply_and_answer(ctx, NULL, w);
+        return net_pif_check_apply(ctx, row, snap, w);
 }
 
 int net_pif_assert_unpluggable(struct db *db, struct db_row *row, struct api_error *err)
@@ -242,6 +244,26 @@ static bool valid_cidr(int af, const char *s)
                prefix <= (af == AF_INET ? 32 : 128);
 }
 
+/* XAPI's DNS check: every comma-separated entry of LIST an address of FAMILY (blanks
+ * around an entry are tolerated). */
+static bool valid_dns(int af, const char *list)
+{
+        char *copy = strdup(list), *save = NULL;
+        bool ok = copy != NULL;
+        for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t && ok;
+             t = strtok_r(NULL, ",", &save)) {
+                while (*t == ' ')
+                        t++;
+                size_t len = strlen(t);
+                while (len > 0 && t[len - 1] == ' ')
+                        t[--len] = '\0';
+                ok = valid_ip(af, t);
+        }
+        ok = ok && list[strlen(list) - 1] != ',' && list[0] != ',' && !strstr(list, ",,");
+        free(copy);
+        return ok;
+}
+
 /* DNS servers of FAMILY among the comma-separated LIST, into OUT. */
 static void dns_of(int af, const char *list, char *out, size_t len)
 {
@@ -282,6 +304,8 @@ int h_PIF_reconfigure_ip(struct api_ctx *ctx, const struct rpc_value *const *par
         for (int i = 0; i < 3; i++)
                 if (vals[i][0] != '\0' && !valid_ip(AF_INET, vals[i]))
                         return api_error_set(err, "INVALID_IP_ADDRESS_SPECIFIED", names[i], NULL);
+        if (dns[0] != '\0' && !valid_dns(AF_INET, dns))
+                return api_error_set(err, "INVALID_IP_ADDRESS_SPECIFIED", "DNS", NULL);
         const struct api_PIF *p = row->rec;
         if (p->management && mode == API_IP_CONFIGURATION_MODE_NONE &&
             p->primary_address_type == API_PRIMARY_ADDRESS_TYPE_IPV4)
@@ -290,6 +314,7 @@ int h_PIF_reconfigure_ip(struct api_ctx *ctx, const struct rpc_value *const *par
         dns_of(AF_INET, dns, v4, sizeof(v4));
         dns_of(AF_INET6, p->DNS, v6, sizeof(v6));
         snprintf(all, sizeof(all), "%s%s%s", v4, v4[0] && v6[0] ? "," : "", v6);
+        struct net_pif_snapshot *snap = net_pif_snapshot(ctx->db, row);
         db_set(ctx->db, row, API_PIF_F_ip_configuration_mode, &mode);
         set_text(ctx->db, row, API_PIF_F_IP, ip);
         set_text(ctx->db, row, API_PIF_F_netmask, mask);
@@ -301,7 +326,7 @@ int h_PIF_reconfigure_ip(struct api_ctx *ctx, const struct rpc_value *const *par
                         set_text(ctx->db, h, API_host_F_address, ip);
         }
         log_info("PIF %s: IPv4 %s %s/%s gateway %s", p->device, mode_s, ip, mask, gw);
-        return net_apply_and_answer(ctx, NULL, w);
+        return net_pif_check_apply(ctx, row, snap, w);
 }
 
 /* PIF.reconfigure_ipv6(session, self, mode, IPv6, gateway, DNS) */
@@ -320,6 +345,8 @@ int h_PIF_reconfigure_ipv6(struct api_ctx *ctx, const struct rpc_value *const *p
                 return api_error_set(err, "INVALID_IP_ADDRESS_SPECIFIED", "gateway", NULL);
         if (ip6[0] != '\0' && !valid_cidr(AF_INET6, ip6))
                 return api_error_set(err, "INVALID_IP_ADDRESS_SPECIFIED", "IPv6", NULL);
+        if (dns[0] != '\0' && !valid_dns(AF_INET6, dns))
+                return api_error_set(err, "INVALID_IP_ADDRESS_SPECIFIED", "DNS", NULL);
         const struct api_PIF *p = row->rec;
         if (p->management && mode == API_IPV6_CONFIGURATION_MODE_NONE &&
             p->primary_address_type == API_PRIMARY_ADDRESS_TYPE_IPV6)
@@ -328,6 +355,7 @@ int h_PIF_reconfigure_ipv6(struct api_ctx *ctx, const struct rpc_value *const *p
         dns_of(AF_INET6, dns, v6, sizeof(v6));
         dns_of(AF_INET, p->DNS, v4, sizeof(v4));
         snprintf(all, sizeof(all), "%s%s%s", v6, v4[0] && v6[0] ? "," : "", v4);
+        struct net_pif_snapshot *snap = net_pif_snapshot(ctx->db, row);
         db_set(ctx->db, row, API_PIF_F_ipv6_configuration_mode, &mode);
         set_text(ctx->db, row, API_PIF_F_ipv6_gateway, gw);
         struct mset set = {0};
@@ -337,7 +365,7 @@ int h_PIF_reconfigure_ipv6(struct api_ctx *ctx, const struct rpc_value *const *p
         model_slot_free(mclass_PIF.fields[API_PIF_F_IPv6].type, &set);
         set_text(ctx->db, row, API_PIF_F_DNS, all);
         log_info("PIF %s: IPv6 %s %s gateway %s", p->device, mode_s, ip6, gw);
-        return net_apply_and_answer(ctx, NULL, w);
+        return net_pif_check_apply(ctx, row, snap, w);
 }
 
 /* host.management_reconfigure(session, pif) */
@@ -481,5 +509,6 @@ int net_events_init(struct xapi *x)
 {
         if (x->msg == NULL)
                 return -EINVAL;
-        return msg_link_handle(x->msg, &ts__net__link_event__descriptor, on_link_event, x);
+        int r = msg_link_handle(x->msg, &ts__net__link_event__descriptor, on_link_event, x);
+        return r < 0 ? r : net_dhcp_events_init(x);
 }

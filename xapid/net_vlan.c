@@ -15,6 +15,8 @@
 #include "xapid/api.h"
 #include "xapid/db.h"
 #include "xapid/net.h"
+#include "xapid/net_check.h"
+#include "xapid/net_desired.h"
 #include "xapid/net_vif.h"
 #include "xapid/rpc.h"
 #include "xapid/rpc_value.h"
@@ -124,6 +126,44 @@ static int vlan_create(struct api_ctx *ctx, struct db_row *tagged, int64_t tag, 
         return 0;
 }
 
+/* The VLAN's device or bridge cannot be made: the VLAN and its PIF go (ARG: the PIF's ref). */
+static void undo_vlan_create(struct xapi *x, void *arg)
+{
+        struct db_row *row = db_get(x->db, &mclass_PIF, arg);
+        if (row == NULL)
+                return;
+        struct db_row *v =
+            db_get(x->db, &mclass_VLAN, ((struct api_PIF *)row->rec)->VLAN_master_of);
+        if (v != NULL)
+                db_delete(x->db, v);
+        db_delete(x->db, row);
+}
+
+/* Answers VLAN.create (REF: the VLAN) or PIF.create_VLAN (REF: its PIF) once netd made the
+ * VLAN device and bridged it, or fails them (net_check.h). */
+static int vlan_apply(struct api_ctx *ctx, struct db_row *tagged, struct db_row *pif,
+                      const char *ref, struct rpc_writer *w)
+{
+        const struct api_PIF *p = pif->rec;
+        char dev[64], bridge[64] = "";
+        net_pif_kernel_name(p, dev, sizeof(dev));
+        struct db_row *net = db_get(ctx->db, &mclass_network, p->network);
+        if (net != NULL)
+                snprintf(bridge, sizeof(bridge), "%s", ((struct api_network *)net->rec)->bridge);
+        char *undo_ref = strdup(pif->ref);
+        if (undo_ref == NULL)
+                return -ENOMEM;
+        struct net_check check = {.links = {dev, bridge},
+                                  .n_links = 2,
+                                  .pif = pif->ref,
+                                  .vlan = dev,
+                                  .vlan_parent = ((struct api_PIF *)tagged->rec)->device,
+                                  .vlan_tag = p->VLAN,
+                                  .undo = undo_vlan_create,
+                                  .undo_arg = undo_ref};
+        return net_check_apply(ctx, &check, ref, w);
+}
+
 /* VLAN.create(session, tagged_PIF, tag, network) */
 int h_VLAN_create(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
                   struct rpc_writer *w, struct api_error *err)
@@ -137,7 +177,7 @@ int h_VLAN_create(struct api_ctx *ctx, const struct rpc_value *const *params, si
         int r = vlan_create(ctx, t, tag, str_param(params, n, 3), &vlan, &pif, err);
         if (r < 0)
                 return r;
-        return net_apply_and_answer(ctx, vlan->ref, w);
+        return vlan_apply(ctx, t, pif, vlan->ref, w);
 }
 
 /* PIF.create_VLAN(session, device, network, host, VLAN): deprecated; the VLAN's PIF */
@@ -159,7 +199,7 @@ int h_PIF_create_VLAN(struct api_ctx *ctx, const struct rpc_value *const *params
         int r = vlan_create(ctx, t, tag, str_param(params, n, 2), &vlan, &pif, err);
         if (r < 0)
                 return r;
-        return net_apply_and_answer(ctx, pif->ref, w);
+        return vlan_apply(ctx, t, pif, pif->ref, w);
 }
 
 /* VLAN.destroy's work on the VLAN's PIF ROW (may be NULL: an orphaned VLAN record). */
