@@ -20,6 +20,7 @@
 #include "proto/dom.pb-c.h"
 #include "xapid/api.h"
 #include "xapid/db.h"
+#include "xapid/domd_launch.h"
 #include "xapid/domd_spawn.h"
 #include "xapid/net.h"
 #include "xapid/rpc.h"
@@ -37,6 +38,7 @@ LOG_MODULE(vm)
 #define DOMD_TIMEOUT  1800000 /* a request to a domd; clean shutdowns carry their own */
 #define RT_BUCKETS    1024
 #define RESPAWN_DELAY 200 /* ms before a lost domd is started again */
+#define LAUNCH_MAX    8   /* domds starting at once (see domd_launch.h) */
 
 enum kind {
         K_START,
@@ -92,6 +94,7 @@ struct vms {
         struct xapi *x;
         struct vms_config cfg;
         struct domd_spawner *spawner;
+        struct domd_launcher *launcher;
         struct vmrt *buckets[RT_BUCKETS];
         struct event *reconcile_timer;
         void (*reconciled)(void *arg);
@@ -100,6 +103,7 @@ struct vms {
 };
 
 static int call_run(struct call *c, struct api_error *err);
+static bool vm_is_live(const struct api_VM *r);
 static void call_done(struct call *c, int r, struct api_error *err);
 static void wake_waiters(struct vmrt *rt);
 
@@ -705,13 +709,42 @@ static void on_domd_timeout(evutil_socket_t fd, short what, void *arg)
         call_done(c, -ETIMEDOUT, &err);
 }
 
-static void start_domd(struct vms *v, struct vmrt *rt)
+/* Starts the VM's domd unless it is on its way; 1: it waits for its turn to start. */
+static int start_domd(struct vms *v, struct vmrt *rt)
 {
-        if (domd_spawn_running(v->spawner, rt->uuid))
-                return; /* started already; it is on its way */
-        int r = domd_spawn(v->spawner, rt->uuid);
+        int r = domd_launch(v->launcher, rt->uuid);
         if (r < 0)
                 log_warnx("vm %s: cannot start its domd: %s", rt->uuid, strerror(-r));
+        return r;
+}
+
+static void arm_connect_timer(struct call *c)
+{
+        unsigned ms = c->v->cfg.domd_connect_ms;
+        struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+        if (evtimer_add(c->timer, &tv) < 0)
+                abort();
+}
+
+/* A queued domd's turn came: still needed by a call, or by a VM that runs? */
+static bool launch_wanted(void *arg, const char *uuid)
+{
+        struct vms *v = arg;
+        struct vmrt *rt = rt_get(v, uuid);
+        if (rt->domd_up)
+                return false;
+        if (rt->pending != NULL)
+                return true;
+        struct db_row *vm = vm_row(v, uuid);
+        return vm != NULL && vm_is_live(vm->rec);
+}
+
+/* ... and it started now: a call's connect timeout counts from here. */
+static void launch_started(void *arg, const char *uuid)
+{
+        struct vmrt *rt = rt_get(arg, uuid);
+        if (rt->pending != NULL)
+                arm_connect_timer(rt->pending);
 }
 
 /* Runs C: directly when the domd is connected, else once it has started and said Hello. */
@@ -733,10 +766,10 @@ static int wait_for_domd(struct call *c)
         if (c->timer != NULL)
                 event_free(c->timer);
         c->timer = evtimer_new(v->x->base, on_domd_timeout, c);
-        struct timeval tv = {v->cfg.domd_connect_ms / 1000, (v->cfg.domd_connect_ms % 1000) * 1000};
-        if (c->timer == NULL || evtimer_add(c->timer, &tv) < 0)
+        if (c->timer == NULL)
                 abort();
-        start_domd(v, rt);
+        if (start_domd(v, rt) != 1)
+                arm_connect_timer(c); /* else once its domd starts (launch_started) */
         return 0;
 }
 
@@ -1317,6 +1350,7 @@ void vms_domd_peer(struct xapi *x, const struct msg_peer_info *p, int up)
                 return;
         }
         rt->domd_up = true;
+        domd_launch_settled(v->launcher, uuid);
         if (rt->pending != NULL) {
                 struct call *c = rt->pending;
                 rt->pending = NULL;
@@ -1349,6 +1383,7 @@ static void domd_exited(void *arg, const char *uuid, int status)
         struct vms *v = arg;
         if (domd_spawn_running(v->spawner, uuid))
                 return; /* a newer domd of the VM runs */
+        domd_launch_settled(v->launcher, uuid);
         struct vmrt *rt = rt_get(v, uuid);
         rt->domd_up = false;
         if (rt->pending != NULL) {
@@ -1481,6 +1516,15 @@ int vms_init(struct xapi *x, const struct vms_config *cfg)
                 free(v);
                 return r;
         }
+        struct domd_launch_hooks hooks = {
+            .wanted = launch_wanted, .started = launch_started, .arg = v};
+        r = domd_launcher_new(x->base, v->spawner, LAUNCH_MAX, cfg->domd_connect_ms, &hooks,
+                              &v->launcher);
+        if (r < 0) {
+                domd_spawner_free(v->spawner);
+                free(v);
+                return r;
+        }
         v->reconcile_timer = evtimer_new(x->base, on_reconcile_timer, v);
         x->vms = v;
         if (x->msg != NULL)
@@ -1522,6 +1566,7 @@ void vms_free(struct xapi *x)
         }
         if (v->reconcile_timer != NULL)
                 event_free(v->reconcile_timer);
+        domd_launcher_free(v->launcher);
         domd_spawner_free(v->spawner);
         free(v);
         x->vms = NULL;
