@@ -414,10 +414,10 @@ int msg_link_init(struct msg_link *l, struct event_base *base, int type, const c
         int zero = 0, one = 1;
         /* Never hang in close on undelivered messages: the peer re-syncs through Hello. */
         zmq_setsockopt(l->sock, ZMQ_LINGER, &zero, sizeof zero);
-        /* ZMTP heartbeats find dead connections (mostly matters if this ever runs on TCP). */
-        int ivl = 1000, ttl = 3000;
-        zmq_setsockopt(l->sock, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl);
-        zmq_setsockopt(l->sock, ZMQ_HEARTBEAT_TIMEOUT, &ttl, sizeof ttl);
+        /* No ZMTP heartbeats: on an ipc:// socket the kernel reports a dead peer's
+         * connection at once, and our own Ping/Pong covers stalled ones.  At a second
+         * each they cost xapid a send, a receive and a timer per domd every second: with
+         * a thousand domds, most of its idle CPU and a wake-up of every domd. */
         int64_t maxmsg = MSG_MAX_FRAME + 1024;
         zmq_setsockopt(l->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
         if (type == ZMQ_ROUTER) {
