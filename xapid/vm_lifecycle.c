@@ -1269,6 +1269,28 @@ static int on_event(struct msg_link *l, const struct msg_origin *from, const Pro
         return 0;
 }
 
+/* A domd's answer that came after its call had ended (the domd was dropped for silence
+ * while stopped, then finished the work): the datamodel follows the domain. */
+static int on_late_status(struct msg_link *l, const struct msg_origin *from,
+                          const ProtobufCMessage *body, void *arg)
+{
+        struct vms *v = arg;
+        const Ts__Dom__Status *st = (const Ts__Dom__Status *)body;
+        if (from->kind != TS__KIND__REPLY || strncmp(from->peer, "domd/", 5) != 0)
+                return 0;
+        struct db_row *vm = vm_row(v, from->peer + 5);
+        struct vmrt *rt = rt_get(v, from->peer + 5);
+        if (vm == NULL || rt->op != NULL)
+                return 0; /* the running call brings the datamodel in line */
+        log_info("vm %s: a late answer of its domd: %s", rt->uuid,
+                 st->has_domain ? st->state : "no domain");
+        if (!st->has_domain)
+                rt->domd_up = false; /* a domd whose domain was destroyed exits */
+        apply_status(v, vm, st, false);
+        commit(v->x);
+        return 0;
+}
+
 static const char *peer_state(const struct msg_peer_info *p, const char *key)
 {
         for (size_t i = 0; i < p->n_state; i++)
@@ -1527,8 +1549,10 @@ int vms_init(struct xapi *x, const struct vms_config *cfg)
         }
         v->reconcile_timer = evtimer_new(x->base, on_reconcile_timer, v);
         x->vms = v;
-        if (x->msg != NULL)
+        if (x->msg != NULL) {
                 msg_link_handle(x->msg, &ts__dom__event__descriptor, on_event, v);
+                msg_link_handle(x->msg, &ts__dom__status__descriptor, on_late_status, v);
+        }
         /* operations in progress died with the previous xapid (as XAPI cancels them at
          * start); allowed_operations as this xapid computes them */
         for (size_t i = 0; i < db_count(x->db, &mclass_VM); i++) {
