@@ -14,10 +14,16 @@
   4. Boot storm: every VM shut down, then --vms Async.VM.start sent at once; time until all
      are Running.  Target ≤ 15 s for 1,000.  Anchor: XAPI 16.5 min for 512 VMs (xen-api PR
      #4876).
+  With --storm-only, step 1 is skipped: the VMs are created and booted by the storm, and
+  steps 2 and 3 are measured afterwards, with every VM running.
+  The stack and every domd it started are stopped on exit, also on failure or ^C; the
+  machine's load average is printed with the figures (the machine may be shared).
 Output: one `key=value` line per figure (read by bench/run), and a human summary.
 """
 import argparse
 import os
+import shutil
+import signal
 import statistics
 import sys
 import threading
@@ -68,6 +74,41 @@ def cpu_ticks(pid):
     return int(fields[11]) + int(fields[12])
 
 
+def own_domds(top):
+    """Live domd processes started for the stack in TOP (their stderr is its xapid log)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            if (os.path.basename(os.readlink("/proc/%s/exe" % d)).startswith("domd") and
+                    os.readlink("/proc/%s/fd/2" % d).startswith(top + "/")):
+                out.append(int(d))
+        except OSError:
+            pass
+    return out
+
+
+def stop_all(stack, keep_log=None):
+    """Stops the stack, then kills whatever domd of it survived (stuck, or being spawned
+    while xapid stopped)."""
+    try:
+        stack.down()
+        if keep_log:
+            shutil.copy(os.path.join(stack.dir, "log", "xapid.log"), keep_log)
+    finally:
+        for pid in own_domds(stack.dir):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        stack.cleanup()
+
+
+def load():
+    return "%.2f %.2f %.2f" % os.getloadavg()
+
+
 def count_running(s, sid):
     recs = ok(s.VM.get_all_records_where(sid, 'field "power_state" = "Running"'))
     return sum(1 for r in recs.values() if not r["is_control_domain"])
@@ -84,6 +125,9 @@ def main():
     ap.add_argument("--peer-timeout", default="20s", help="msg.peer_timeout (default 20s)")
     ap.add_argument("--spares", type=int, default=None,
                     help="vm.domd_spares: idle domds kept ready (default: xapid's)")
+    ap.add_argument("--storm-only", action="store_true",
+                    help="skip the one-by-one starts: the storm boots the VMs")
+    ap.add_argument("--keep-log", metavar="PATH", help="copy xapid's log there at the end")
     a = ap.parse_args()
     n = a.vms
     # A thousand domds pinging every second keep xapid and the machine busy for nothing:
@@ -94,76 +138,116 @@ def main():
                           (a.heartbeat, a.peer_timeout) +
                           ("[vm]\ndomd_spares = %d\n" % a.spares if a.spares is not None else ""))
     st = Stack("bench-vmstart")
-    st.up()
+    first = hundredth = last = storm = float("nan")
+    privs = [0]
     try:
+        st.up()
         s, sid = st.login(st.unix())
+        print("load_before=%s" % load(), flush=True)
         t0 = time.monotonic()
         vms = parallel(8, list(range(n)), lambda p, i: ok(p.VM.create(
             sid, vm_record("bench%04d" % i, memory=32 * MiB))))
         print("# created %d VMs in %.1f s" % (n, time.monotonic() - t0), flush=True)
 
-        lat = []
-        for v in vms:
-            t = time.perf_counter()
-            ok(s.VM.start(sid, v, False, False))
-            lat.append((time.perf_counter() - t) * 1000)
-        w = a.window
-
-        def around(k):  # the window of starts ending at the k-th running VM
-            k = min(max(k, w), n)
-            return statistics.median(lat[k - w:k])
-        first, hundredth, last = around(w), around(100), around(n)
-        print("start_ms_1=%.2f" % first)
-        print("start_ms_100=%.2f" % hundredth)
-        print("start_ms_%d=%.2f" % (n, last))
-        print("start_ratio_last_first=%.2f" % (last / first))
-        print("start_ms_median_all=%.2f" % statistics.median(lat), flush=True)
-
-        uuids = [ok(s.VM.get_uuid(sid, v)) for v in vms]
-        privs = []
-        for u in uuids:
-            try:
-                with open(os.path.join(st.dir, "run", "domd", u + ".pid")) as f:
-                    privs.append(private_dirty_kib(int(f.read())))
-            except (OSError, ValueError):
-                pass
-        privs = [p for p in privs if p is not None]
-        print("domd_private_dirty_kib=%d" % statistics.median(privs))
-        print("domd_private_dirty_kib_max=%d" % max(privs), flush=True)
-
-        xpid = st.pid("xapid")
-        hz = os.sysconf("SC_CLK_TCK")
-        c0, t0 = cpu_ticks(xpid), time.monotonic()
-        time.sleep(a.idle)
-        c1, t1 = cpu_ticks(xpid), time.monotonic()
-        print("xapid_idle_cpu_pct=%.2f" % (100.0 * (c1 - c0) / hz / (t1 - t0)), flush=True)
-
-        tasks = parallel(8, vms, lambda p, v: ok(p.Async.VM.hard_shutdown(sid, v)))
-        deadline = time.monotonic() + 600
-        while count_running(s, sid) > 0 and time.monotonic() < deadline:
-            time.sleep(0.2)
-        for task in tasks:
-            s.task.destroy(sid, task)
-        t0 = time.monotonic()
-        parallel(8, vms, lambda p, v: ok(p.Async.VM.start(sid, v, False, False)))
-        running = 0
-        while time.monotonic() - t0 < 600:
-            running = count_running(s, sid)
-            if running == n:
-                break
-            time.sleep(0.05)
-        storm = time.monotonic() - t0
-        print("storm_vms=%d" % running)
-        print("storm_s=%.2f" % storm, flush=True)
+        if not a.storm_only:
+            first, hundredth, last = latency(s, sid, vms, a.window)
+            storm = shutdown_and_storm(s, sid, vms)
+        else:
+            storm = boot_storm(s, sid, vms)
+        privs = domd_memory(s, sid, vms)
+        idle_cpu(a.idle)
+        print("load_after=%s" % load(), flush=True)
         parallel(8, vms, lambda p, v: p.VM.hard_shutdown(sid, v))
     finally:
-        st.cleanup()
-    print("# VM.start: %.1f ms (1st), %.1f ms (100th), %.1f ms (%dth): %.2fx the first; "
-          "target 10 ms and 1.5x; LightVM's xl anchor 80 ms -> 700 ms" %
-          (first, hundredth, last, n, last / first))
+        stop_all(st, a.keep_log)
+    if not a.storm_only:
+        print("# VM.start: %.1f ms (1st), %.1f ms (100th), %.1f ms (%dth): %.2fx the first; "
+              "target 10 ms and 1.5x; LightVM's xl anchor 80 ms -> 700 ms" %
+              (first, hundredth, last, n, last / first))
     print("# boot storm of %d: %.1f s (target 15 s; XAPI anchor 16.5 min for 512)" % (n, storm))
     print("# domd private memory %.2f MiB median (target 2 MiB)" % (statistics.median(privs) / 1024))
     return 0
+
+
+def latency(s, sid, vms, w):
+    """Starts VMS one after the other; the median latency around the 1st, 100th, last."""
+    n = len(vms)
+    lat = []
+    for v in vms:
+        t = time.perf_counter()
+        ok(s.VM.start(sid, v, False, False))
+        lat.append((time.perf_counter() - t) * 1000)
+
+    def around(k):  # the window of starts ending at the k-th running VM
+        k = min(max(k, w), n)
+        return statistics.median(lat[k - w:k])
+    first, hundredth, last = around(w), around(100), around(n)
+    print("start_ms_1=%.2f" % first)
+    print("start_ms_100=%.2f" % hundredth)
+    print("start_ms_%d=%.2f" % (n, last))
+    print("start_ratio_last_first=%.2f" % (last / first))
+    print("start_ms_median_all=%.2f" % statistics.median(lat), flush=True)
+    return first, hundredth, last
+
+
+def domd_memory(s, sid, vms):
+    uuids = [ok(s.VM.get_uuid(sid, v)) for v in vms]
+    privs = []
+    for u in uuids:
+        try:
+            with open(os.path.join(st.dir, "run", "domd", u + ".pid")) as f:
+                privs.append(private_dirty_kib(int(f.read())))
+        except (OSError, ValueError):
+            pass
+    privs = [p for p in privs if p is not None] or [0]
+    print("domd_private_dirty_kib=%d" % statistics.median(privs))
+    print("domd_private_dirty_kib_max=%d" % max(privs), flush=True)
+    return privs
+
+
+def idle_cpu(seconds):
+    xpid = st.pid("xapid")
+    hz = os.sysconf("SC_CLK_TCK")
+    c0, t0 = cpu_ticks(xpid), time.monotonic()
+    time.sleep(seconds)
+    c1, t1 = cpu_ticks(xpid), time.monotonic()
+    print("xapid_idle_cpu_pct=%.2f" % (100.0 * (c1 - c0) / hz / (t1 - t0)), flush=True)
+
+
+def shutdown_and_storm(s, sid, vms):
+    tasks = parallel(8, vms, lambda p, v: ok(p.Async.VM.hard_shutdown(sid, v)))
+    deadline = time.monotonic() + 600
+    while count_running(s, sid) > 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for task in tasks:
+        s.task.destroy(sid, task)
+    return boot_storm(s, sid, vms)
+
+
+def boot_storm(s, sid, vms, limit=120):
+    """Every VM of VMS started with Async.VM.start at once; seconds until all are Running
+    (LIMIT when some never are: the failed tasks are then counted and shown)."""
+    n = len(vms)
+    load0 = load()
+    t0 = time.monotonic()
+    tasks = parallel(8, vms, lambda p, v: ok(p.Async.VM.start(sid, v, False, False)))
+    running = 0
+    while time.monotonic() - t0 < limit:
+        running = count_running(s, sid)  # a whole-table read: not too often
+        if running == n:
+            break
+        time.sleep(0.25)
+    storm = time.monotonic() - t0
+    failed = ok(s.task.get_all_records_where(sid, 'field "status" = "failure"'))
+    print("storm_vms=%d" % running)
+    print("storm_failed_tasks=%d" % len(failed))
+    for rec in list(failed.values())[:3]:
+        print("# failed: %s" % rec["error_info"])
+    print("storm_s=%.2f" % storm)
+    print("storm_load=%s -> %s" % (load0, load()), flush=True)
+    for task in tasks:
+        s.task.destroy(sid, task)
+    return storm
 
 
 if __name__ == "__main__":

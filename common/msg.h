@@ -10,8 +10,11 @@
  *  - the server lists peers from their Hello, refreshes them on every frame, and drops a
  *    peer after peer_timeout_ms without a frame (a SIGKILLed domd disappears within that).
  * Malformed, stale or unexpected frames are counted (msg_link_counters()), logged with rate
- * limiting, and dropped; nothing a peer sends is fatal.  A request whose peer goes away or
- * restarts completes at once with -ECONNRESET rather than waiting for its timeout.
+ * limiting, and dropped; nothing a peer sends is fatal.  A reply that arrives after its
+ * request completed (timeout, peer dropped) counts as stale too, but is also passed to the
+ * handler registered for its body type, if any, with from->kind REPLY: it may still carry
+ * news (a domd stopped past the timeout finished the work anyway).  A request whose peer goes away
+ *or restarts completes at once with -ECONNRESET rather than waiting for its timeout.
  *
  * Server (xapid):
  *	struct msg_server_config sc = {.path = "/run/xapid/msg.sock"};

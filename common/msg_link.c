@@ -276,6 +276,19 @@ static void dispatch_incoming(struct msg_link *l, const struct msg_origin *from,
         protobuf_c_message_free_unpacked(body, NULL);
 }
 
+/* A reply to a request of this incarnation from the current incarnation of its peer, whose
+ * type has a handler: passed to it although nobody waits for it any more. */
+static int late_reply_wanted(struct msg_link *l, const Ts__Envelope *env, uint64_t peer_gen)
+{
+        if (env->request_generation != l->generation ||
+            (peer_gen != 0 && env->generation < peer_gen))
+                return 0;
+        for (struct msg_handler *h = l->handlers; h != NULL; h = h->next)
+                if (strcmp(h->d->name, env->type) == 0)
+                        return 1;
+        return 0;
+}
+
 /* One frame FRAME from routing id IDENTITY (server) has arrived. */
 static void handle_frame(struct msg_link *l, const char *identity, const uint8_t *frame, size_t len)
 {
@@ -295,6 +308,18 @@ static void handle_frame(struct msg_link *l, const char *identity, const uint8_t
         const char *peer = l->is_server ? identity : NULL;
         uint64_t peer_gen = l->is_server ? msg_server_peer_gen(l, identity) : l->server_gen;
         int awaited = env->kind == TS__KIND__REPLY && pending_exists(l, env->request_id, peer);
+        if (env->kind == TS__KIND__REPLY && !awaited && late_reply_wanted(l, env, peer_gen)) {
+                /* Its request already completed (timed out, or its peer was dropped while
+                 * stopped): the answer still tells the truth about the peer's state. */
+                struct msg_origin from = {.kind = TS__KIND__REPLY,
+                                          .request_id = env->request_id,
+                                          .generation = env->generation,
+                                          .type = env->type};
+                snprintf(from.peer, sizeof from.peer, "%s", env->sender);
+                l->counters.rejected[MSG_REJ_STALE]++; /* still not an awaited reply */
+                dispatch_incoming(l, &from, env);
+                goto out;
+        }
         r = msg_check_fresh(env, peer_gen, l->generation, awaited, &l->counters);
         if (r < 0) {
                 msg_link_log_reject(l, env->sender, "stale", r);
@@ -414,10 +439,10 @@ int msg_link_init(struct msg_link *l, struct event_base *base, int type, const c
         int zero = 0, one = 1;
         /* Never hang in close on undelivered messages: the peer re-syncs through Hello. */
         zmq_setsockopt(l->sock, ZMQ_LINGER, &zero, sizeof zero);
-        /* ZMTP heartbeats find dead connections (mostly matters if this ever runs on TCP). */
-        int ivl = 1000, ttl = 3000;
-        zmq_setsockopt(l->sock, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl);
-        zmq_setsockopt(l->sock, ZMQ_HEARTBEAT_TIMEOUT, &ttl, sizeof ttl);
+        /* No ZMTP heartbeats: on an ipc:// socket the kernel reports a dead peer's
+         * connection at once, and our own Ping/Pong covers stalled ones.  At a second
+         * each they cost xapid a send, a receive and a timer per domd every second: with
+         * a thousand domds, most of its idle CPU and a wake-up of every domd. */
         int64_t maxmsg = MSG_MAX_FRAME + 1024;
         zmq_setsockopt(l->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
         if (type == ZMQ_ROUTER) {

@@ -144,7 +144,7 @@ static int sim_open(struct hv *h, const struct hv_config *cfg)
         if (!s)
                 return -ENOMEM;
         h->priv = s;
-        s->root = s->epfd = s->inofd = s->timerfd = -1;
+        s->root = s->epfd = s->timerfd = -1;
         s->default_ack_ms = cfg->sim_ack_ms;
         s->create_vifs = cfg->sim_create_vifs;
         int r = -ENOMEM;
@@ -446,6 +446,7 @@ static int sim_domain_destroy(struct hv *h, uint32_t domid)
                 snprintf(link, sizeof(link), "by-uuid/%s", d->uuid);
                 unlinkat(s->root, link, 0);
         }
+        sim_notify(s->root, domid); /* its watcher reads the record, finds it gone */
         wipe_dir(s->root, path, false);
         if (unlinkat(s->root, path, AT_REMOVEDIR) < 0)
                 log_warn("sim: removing %s", path);

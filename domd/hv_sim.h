@@ -77,7 +77,7 @@ struct sim_host {
 /* One open sim handle (struct hv's priv). */
 struct sim_watch {
         uint32_t domid;
-        int wd;                /* inotify watch on domains/<domid>/ */
+        int fd;                /* read end of domains/<domid>/notify */
         bool dirty;            /* re-read at the next poll */
         bool reported;         /* LAST is valid */
         uint64_t next_mono_ns; /* next scheduled change, 0 when none */
@@ -89,7 +89,7 @@ struct sim {
         int root;        /* its directory fd */
         unsigned default_ack_ms;
         bool create_vifs;
-        int epfd, inofd, timerfd; /* the watch fd is epfd; -1 until first used */
+        int epfd, timerfd; /* the watch fd is epfd; -1 until first used */
         struct sim_watch *watches;
         size_t n_watches;
 };
@@ -111,6 +111,8 @@ int sim_watch_fd(struct hv *h);
 int sim_watch_domain(struct hv *h, uint32_t domid);
 int sim_unwatch_domain(struct hv *h, uint32_t domid);
 int sim_poll_changes(struct hv *h, hv_change_cb cb, void *arg);
+/* Wakes up whoever watches DOMID (any process): its record changed or it is going away. */
+void sim_notify(int root, uint32_t domid);
 void sim_watch_close(struct sim *s);
 
 /* hv_sim_dev.c */

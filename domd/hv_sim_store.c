@@ -192,7 +192,10 @@ int sim_dom_save(int root, const struct sim_dom *d)
                 json_decref(j);
                 return -ENOMEM;
         }
-        return write_json(root, path, j);
+        int r = write_json(root, path, j);
+        if (r == 0)
+                sim_notify(root, d->domid);
+        return r;
 }
 
 /* Replaces *SLOT (a json value owned by the record) with a new reference to V when V has

@@ -1,18 +1,23 @@
 /* Watching simulated domains from an event loop.  The fd handed out is an epoll set of
- *   - an inotify fd with one watch per watched domain directory (a record renamed in, or
- *     the directory removed), and
  *   - a timerfd armed at the earliest scheduled change of a watched guest (booted,
  *     acknowledged, shut down, crashed): nothing writes a file when those happen, since
- *     they are computed from time (hv_sim_guest.c).
- * Only the watched domains are looked at, so a domd watching one domain pays nothing for
- * the 999 others. */
+ *     they are computed from time (hv_sim_guest.c), and
+ *   - per watched domain, the read end of its FIFO domains/<domid>/notify, to which every
+ *     writer of the domain's record (any process: sim_dom_save) or destroyer of the domain
+ *     (sim_domain_destroy) writes a byte (sim_notify).
+ * Not inotify: the host allows few inotify instances per user (128 by default), and a
+ * thousand domds would otherwise fall back to polling.  A FIFO costs one fd and no kernel
+ * quota.  Only the watched domains are looked at, so a domd watching one domain pays
+ * nothing for the 999 others.  A domain directory removed by hand (not through the sim)
+ * is not noticed until the next scheduled change or call. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/inotify.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -26,14 +31,12 @@ static int watch_setup(struct sim *s)
         if (s->epfd >= 0)
                 return 0;
         s->epfd = epoll_create1(EPOLL_CLOEXEC);
-        s->inofd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
         s->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
         int r = 0;
-        if (s->epfd < 0 || s->inofd < 0 || s->timerfd < 0)
+        if (s->epfd < 0 || s->timerfd < 0)
                 r = -errno;
         struct epoll_event ev = {.events = EPOLLIN};
-        if (r == 0 && (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->inofd, &ev) < 0 ||
-                       epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->timerfd, &ev) < 0))
+        if (r == 0 && epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->timerfd, &ev) < 0)
                 r = -errno;
         if (r < 0) {
                 log_warnx("sim: watch setup: %s", strerror(-r));
@@ -44,13 +47,13 @@ static int watch_setup(struct sim *s)
 
 void sim_watch_close(struct sim *s)
 {
+        for (size_t i = 0; i < s->n_watches; i++)
+                close(s->watches[i].fd);
         if (s->epfd >= 0)
                 close(s->epfd);
-        if (s->inofd >= 0)
-                close(s->inofd);
         if (s->timerfd >= 0)
                 close(s->timerfd);
-        s->epfd = s->inofd = s->timerfd = -1;
+        s->epfd = s->timerfd = -1;
         free(s->watches);
         s->watches = NULL;
         s->n_watches = 0;
@@ -97,25 +100,32 @@ int sim_watch_domain(struct hv *h, uint32_t domid)
                 return r;
         if (find_watch(s, domid))
                 return 0;
-        char path[4096];
-        snprintf(path, sizeof(path), "%s/domains/%" PRIu32, s->root_path, domid);
-        int wd = inotify_add_watch(s->inofd, path, IN_MOVED_TO | IN_DELETE_SELF | IN_ONLYDIR);
-        if (wd < 0)
+        char path[64];
+        snprintf(path, sizeof(path), "domains/%" PRIu32 "/notify", domid);
+        if (mkfifoat(s->root, path, 0600) < 0 && errno != EEXIST)
                 return errno == ENOENT || errno == ENOTDIR ? -ESRCH : -errno;
+        /* Read-write: a FIFO opened so never sees end-of-file (nor EPOLLHUP) when the
+         * writers come and go, and the open does not wait for a writer. */
+        int fd = openat(s->root, path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT || errno == ENOTDIR ? -ESRCH : -errno;
+        struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
         struct sim_watch *nw = realloc(s->watches, (s->n_watches + 1) * sizeof(*nw));
-        if (!nw) {
-                inotify_rm_watch(s->inofd, wd);
-                return -ENOMEM;
+        if (!nw || epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+                int e = nw ? -errno : -ENOMEM;
+                if (nw)
+                        s->watches = nw;
+                close(fd);
+                return e;
         }
         s->watches = nw;
-        s->watches[s->n_watches++] = (struct sim_watch){.domid = domid, .wd = wd, .dirty = true};
+        s->watches[s->n_watches++] = (struct sim_watch){.domid = domid, .fd = fd, .dirty = true};
         return arm_timer(s);
 }
 
-static void remove_watch(struct sim *s, struct sim_watch *w, bool rm_wd)
+static void remove_watch(struct sim *s, struct sim_watch *w)
 {
-        if (rm_wd)
-                inotify_rm_watch(s->inofd, w->wd); /* EINVAL when already gone: fine */
+        close(w->fd); /* leaves the epoll set with it */
         size_t i = (size_t)(w - s->watches);
         memmove(w, w + 1, (s->n_watches - i - 1) * sizeof(*w));
         s->n_watches--;
@@ -127,25 +137,30 @@ int sim_unwatch_domain(struct hv *h, uint32_t domid)
         struct sim_watch *w = find_watch(s, domid);
         if (!w)
                 return -ENOENT;
-        remove_watch(s, w, true);
+        remove_watch(s, w);
         return arm_timer(s);
 }
 
-static void drain_inotify(struct sim *s)
+/* Marks dirty the watches whose FIFO got a byte, emptying it. */
+static void drain_notify(struct sim *s)
 {
-        char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-        for (;;) {
-                ssize_t n = read(s->inofd, buf, sizeof(buf));
-                if (n <= 0)
-                        return;
-                for (char *p = buf; p < buf + n;) {
-                        const struct inotify_event *ev = (const struct inotify_event *)p;
-                        for (size_t i = 0; i < s->n_watches; i++)
-                                if (s->watches[i].wd == ev->wd)
-                                        s->watches[i].dirty = true;
-                        p += sizeof(*ev) + ev->len;
-                }
-        }
+        char buf[256];
+        for (size_t i = 0; i < s->n_watches; i++)
+                while (read(s->watches[i].fd, buf, sizeof(buf)) > 0)
+                        s->watches[i].dirty = true;
+}
+
+void sim_notify(int root, uint32_t domid)
+{
+        char path[64];
+        snprintf(path, sizeof(path), "domains/%" PRIu32 "/notify", domid);
+        /* ENOENT: nobody watches; ENXIO: no reader; EAGAIN: already signalled */
+        int fd = openat(root, path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        if (write(fd, "", 1) < 0 && errno != EAGAIN)
+                log_debug("sim: notifying domain %" PRIu32 ": %s", domid, strerror(errno));
+        close(fd);
 }
 
 struct change {
@@ -163,7 +178,7 @@ int sim_poll_changes(struct hv *h, hv_change_cb cb, void *arg)
         uint64_t ticks;
         while (read(s->timerfd, &ticks, sizeof(ticks)) > 0)
                 ;
-        drain_inotify(s);
+        drain_notify(s);
 
         /* Collect first, call back after: a callback may (un)watch domains. */
         struct change *ch = calloc(s->n_watches ? s->n_watches : 1, sizeof(*ch));
@@ -182,7 +197,7 @@ int sim_poll_changes(struct hv *h, hv_change_cb cb, void *arg)
                 r = sim_dom_load(s->root, w->domid, &d);
                 if (r == -ESRCH) {
                         ch[n++] = (struct change){.domid = w->domid, .gone = true};
-                        remove_watch(s, w, true);
+                        remove_watch(s, w);
                         continue;
                 }
                 if (r < 0) {

@@ -50,7 +50,7 @@ LDFLAGS_BASE += -fsanitize=address,undefined
 endif
 
 # pkg-config modules by role.  A missing one stops the build with a hint.
-PKGS_COMMON := libevent_core libzmq libprotobuf-c libsystemd
+PKGS_COMMON := libevent_core libzmq libprotobuf-c
 PKGS_XAPID := libevent_openssl openssl libxml-2.0 jansson sqlite3
 PKGS_NETD := libnl-3.0 libnl-route-3.0
 PKGS_XEN := xencontrol xenguest xenstore xentoollog

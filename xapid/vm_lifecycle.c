@@ -21,6 +21,7 @@
 #include "proto/dom.pb-c.h"
 #include "xapid/api.h"
 #include "xapid/db.h"
+#include "xapid/domd_launch.h"
 #include "xapid/domd_spawn.h"
 #include "xapid/net.h"
 #include "xapid/rpc.h"
@@ -38,6 +39,7 @@ LOG_MODULE(vm)
 #define DOMD_TIMEOUT  1800000 /* a request to a domd; clean shutdowns carry their own */
 #define RT_BUCKETS    1024
 #define RESPAWN_DELAY 200 /* ms before a lost domd is started again */
+#define LAUNCH_MAX    8   /* domds starting at once (see domd_launch.h) */
 
 enum kind {
         K_START,
@@ -97,6 +99,7 @@ struct vms {
         struct xapi *x;
         struct vms_config cfg;
         struct domd_spawner *spawner;
+        struct domd_launcher *launcher;
         struct vmrt *buckets[RT_BUCKETS];
         struct event *reconcile_timer;
         void (*reconciled)(void *arg);
@@ -111,6 +114,7 @@ struct vms {
 #define SPARE_WAIT_MS 1000
 
 static int call_run(struct call *c, struct api_error *err);
+static bool vm_is_live(const struct api_VM *r);
 static void call_done(struct call *c, int r, struct api_error *err);
 static void wake_waiters(struct vmrt *rt);
 
@@ -740,13 +744,42 @@ static void on_domd_timeout(evutil_socket_t fd, short what, void *arg)
         call_done(c, -ETIMEDOUT, &err);
 }
 
-static void start_domd(struct vms *v, struct vmrt *rt)
+/* Starts the VM's domd unless it is on its way; 1: it waits for its turn to start. */
+static int start_domd(struct vms *v, struct vmrt *rt)
 {
-        if (domd_spawn_running(v->spawner, rt->uuid))
-                return; /* started already; it is on its way */
-        int r = domd_spawn(v->spawner, rt->uuid);
+        int r = domd_launch(v->launcher, rt->uuid);
         if (r < 0)
                 log_warnx("vm %s: cannot start its domd: %s", rt->uuid, strerror(-r));
+        return r;
+}
+
+static void arm_connect_timer(struct call *c)
+{
+        unsigned ms = c->v->cfg.domd_connect_ms;
+        struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+        if (evtimer_add(c->timer, &tv) < 0)
+                abort();
+}
+
+/* A queued domd's turn came: still needed by a call, or by a VM that runs? */
+static bool launch_wanted(void *arg, const char *uuid)
+{
+        struct vms *v = arg;
+        struct vmrt *rt = rt_get(v, uuid);
+        if (rt->domd_up)
+                return false;
+        if (rt->pending != NULL)
+                return true;
+        struct db_row *vm = vm_row(v, uuid);
+        return vm != NULL && vm_is_live(vm->rec);
+}
+
+/* ... and it started now: a call's connect timeout counts from here. */
+static void launch_started(void *arg, const char *uuid)
+{
+        struct vmrt *rt = rt_get(arg, uuid);
+        if (rt->pending != NULL)
+                arm_connect_timer(rt->pending);
 }
 
 static void spare_wait_remove(struct call *c)
@@ -847,10 +880,10 @@ static int wait_for_domd(struct call *c)
         if (c->timer != NULL)
                 event_free(c->timer);
         c->timer = evtimer_new(v->x->base, on_domd_timeout, c);
-        struct timeval tv = {v->cfg.domd_connect_ms / 1000, (v->cfg.domd_connect_ms % 1000) * 1000};
-        if (c->timer == NULL || evtimer_add(c->timer, &tv) < 0)
+        if (c->timer == NULL)
                 abort();
-        start_domd(v, rt);
+        if (start_domd(v, rt) != 1)
+                arm_connect_timer(c); /* else once its domd starts (launch_started) */
         return 0;
 }
 
@@ -1407,6 +1440,28 @@ static int on_event(struct msg_link *l, const struct msg_origin *from, const Pro
         return 0;
 }
 
+/* A domd's answer that came after its call had ended (the domd was dropped for silence
+ * while stopped, then finished the work): the datamodel follows the domain. */
+static int on_late_status(struct msg_link *l, const struct msg_origin *from,
+                          const ProtobufCMessage *body, void *arg)
+{
+        struct vms *v = arg;
+        const Ts__Dom__Status *st = (const Ts__Dom__Status *)body;
+        if (from->kind != TS__KIND__REPLY || strncmp(from->peer, "domd/", 5) != 0)
+                return 0;
+        struct db_row *vm = vm_row(v, from->peer + 5);
+        struct vmrt *rt = rt_get(v, from->peer + 5);
+        if (vm == NULL || rt->op != NULL)
+                return 0; /* the running call brings the datamodel in line */
+        log_info("vm %s: a late answer of its domd: %s", rt->uuid,
+                 st->has_domain ? st->state : "no domain");
+        if (!st->has_domain)
+                rt->domd_up = false; /* a domd whose domain was destroyed exits */
+        apply_status(v, vm, st, false);
+        commit(v->x);
+        return 0;
+}
+
 static const char *peer_state(const struct msg_peer_info *p, const char *key)
 {
         for (size_t i = 0; i < p->n_state; i++)
@@ -1495,6 +1550,7 @@ void vms_domd_peer(struct xapi *x, const struct msg_peer_info *p, int up)
                 return;
         }
         rt->domd_up = true;
+        domd_launch_settled(v->launcher, uuid);
         if (rt->hello_wait != NULL) {
                 struct call *c = rt->hello_wait;
                 struct api_error err = {0};
@@ -1536,6 +1592,7 @@ static void domd_exited(void *arg, const char *uuid, int status)
         struct vms *v = arg;
         if (domd_spawn_running(v->spawner, uuid))
                 return; /* a newer domd of the VM runs */
+        domd_launch_settled(v->launcher, uuid);
         struct vmrt *rt = rt_get(v, uuid);
         rt->domd_up = false;
         if (rt->pending != NULL) {
@@ -1668,11 +1725,22 @@ int vms_init(struct xapi *x, const struct vms_config *cfg)
                 free(v);
                 return r;
         }
+        struct domd_launch_hooks hooks = {
+            .wanted = launch_wanted, .started = launch_started, .arg = v};
+        r = domd_launcher_new(x->base, v->spawner, LAUNCH_MAX, cfg->domd_connect_ms, &hooks,
+                              &v->launcher);
+        if (r < 0) {
+                domd_spawner_free(v->spawner);
+                free(v);
+                return r;
+        }
         v->reconcile_timer = evtimer_new(x->base, on_reconcile_timer, v);
         x->vms = v;
         domd_spawner_set_spares(v->spawner, cfg->domd_spares);
-        if (x->msg != NULL)
+        if (x->msg != NULL) {
                 msg_link_handle(x->msg, &ts__dom__event__descriptor, on_event, v);
+                msg_link_handle(x->msg, &ts__dom__status__descriptor, on_late_status, v);
+        }
         /* operations in progress died with the previous xapid (as XAPI cancels them at
          * start); allowed_operations as this xapid computes them */
         for (size_t i = 0; i < db_count(x->db, &mclass_VM); i++) {
@@ -1710,6 +1778,7 @@ void vms_free(struct xapi *x)
         }
         if (v->reconcile_timer != NULL)
                 event_free(v->reconcile_timer);
+        domd_launcher_free(v->launcher);
         domd_spawner_free(v->spawner);
         free(v);
         x->vms = NULL;
