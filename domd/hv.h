@@ -123,6 +123,7 @@ struct hv_host_info {
 struct hv_disk {
         const char *vdev;         /* "xvda", "hda", "51712" */
         const char *backend_path; /* what stord returned: a file, block device, … */
+        const char *format;       /* "raw", "qcow2"; NULL or "": the image decides */
         bool read_only;
         bool cdrom;
 };

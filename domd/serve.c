@@ -162,8 +162,11 @@ static int attach_disk(struct domd *m, const Ts__Dom__Disk *d)
 {
         if (m->n_disks >= DOMD_MAX_DEVS)
                 return -ENOSPC;
-        struct hv_disk hd = {
-            .vdev = d->vdev, .backend_path = d->path, .read_only = d->read_only, .cdrom = d->cdrom};
+        struct hv_disk hd = {.vdev = d->vdev,
+                             .backend_path = d->path,
+                             .format = d->format,
+                             .read_only = d->read_only,
+                             .cdrom = d->cdrom};
         int r = hv_disk_attach(m->hv, m->domid, &hd);
         if (r < 0)
                 return r;

@@ -4,6 +4,7 @@ stord, netd; xapid spawns one domd per VM, backend xc) and drives the VM lifecyc
 the XenAPI over the unix socket with xmlrpc.client.  Prints TAP on stdout.
 argv: kernel ramdisk"""
 import os
+import subprocess
 import sys
 import time
 
@@ -60,6 +61,65 @@ def guest(name, domain_type="pv", crash=False, **fields):
     return ok(s.VM.create(sid, rec))
 
 
+def want(part):
+    """XAPI_DRIVE_ONLY=a,b runs only those parts (a short QEMU run while developing)."""
+    only = os.environ.get("XAPI_DRIVE_ONLY", "")
+    return not only or part in only.split(",")
+
+
+def new_vdi(sr, name, sm_config):
+    return ok(s.VDI.create(sid, {
+        "name_label": name, "name_description": "", "SR": sr, "virtual_size": str(16 * MiB),
+        "type": "user", "sharable": False, "read_only": False, "other_config": {},
+        "xenstore_data": {}, "sm_config": sm_config, "tags": []}))
+
+
+def new_vbd(vm, vdi, userdevice="0", bootable=True):
+    return ok(s.VBD.create(sid, {
+        "VM": vm, "VDI": vdi, "userdevice": userdevice, "bootable": bootable, "mode": "RW",
+        "type": "Disk", "unpluggable": True, "empty": False, "other_config": {},
+        "qos_algorithm_type": "", "qos_algorithm_params": {}, "device": ""}))
+
+
+def xs_read(path):
+    p = subprocess.run(["xenstore-read", path], stdout=subprocess.PIPE,
+                       stderr=subprocess.DEVNULL, text=True)
+    return p.stdout.strip() if p.returncode == 0 else None
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie not yet reaped counts as gone
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def qcow2_case(sr):
+    with t.case("qcow2 VDI on Xen: served by QEMU qdisk, the guest sees its disk"):
+        q = guest("xapiqcow")
+        quuid = ok(s.VM.get_uuid(sid, q))
+        vdi = new_vdi(sr, "qroot", {})
+        assert ok(s.VDI.get_sm_config(sid, vdi)).get("type", "qcow2") == "qcow2"
+        new_vbd(q, vdi)
+        ok(s.VM.start(sid, q, False, False))
+        running_with_marker(q, quuid, "xapiqcow")
+        wait(lambda: "GUEST-DISK: xvda 32768 sectors" in console(quuid), "guest qcow2 disk", 30)
+        d = domid(q)
+        assert xs_read("/local/domain/0/backend/qdisk/%d/51712/params" % d).startswith(
+            "qcow2:"), "not a qdisk backend"
+        assert xs_read("/local/domain/0/device-model/%d/state" % d) == "running"
+        pid = int(xs_read("/local/domain/0/device-model/%d/ts-pid" % d))
+        assert pid_alive(pid), "QEMU %d not running" % pid
+        print("# qdisk: domain %d served by QEMU pid %d" % (d, pid))
+        ok(s.VM.hard_shutdown(sid, q))
+        assert power(q) == "Halted"
+        wait(lambda: not pid_alive(pid), "QEMU gone with the domain", 10)
+        assert xs_read("/local/domain/0/backend/qdisk/%d" % d) is None
+
+
 def running_with_marker(vm, uuid, name, since=0):
     wait(lambda: power(vm) == "Running", "Running")
     assert domid(vm) > 0, domid(vm)
@@ -84,87 +144,90 @@ try:
     pool = ok(s.pool.get_all(sid))[0]
     sr = wait(lambda: (lambda r: r if r != "OpaqueRef:NULL" else None)(
         ok(s.pool.get_default_SR(sid, pool))), "default SR", 20)
-    vm = guest("xapipv")
-    uuid = ok(s.VM.get_uuid(sid, vm))
+    if want("lifecycle"):
+        vm = guest("xapipv")
+        uuid = ok(s.VM.get_uuid(sid, vm))
 
-    with t.case("a raw VDI + VBD and a VIF on a network"):
-        vdi = ok(s.VDI.create(sid, {
-            "name_label": "root", "name_description": "", "SR": sr, "virtual_size": str(16 * MiB),
-            "type": "user", "sharable": False, "read_only": False, "other_config": {},
-            "xenstore_data": {}, "sm_config": {"type": "raw"}, "tags": []}))
-        ok(s.VBD.create(sid, {
-            "VM": vm, "VDI": vdi, "userdevice": "0", "bootable": True, "mode": "RW",
-            "type": "Disk", "unpluggable": True, "empty": False, "other_config": {},
-            "qos_algorithm_type": "", "qos_algorithm_params": {}, "device": ""}))
-        nets = ok(s.network.get_all_records(sid))
-        net = [r for r, n in nets.items() if n["bridge"]]
-        if not net:
-            net = [ok(s.network.create(sid, {"name_label": "xt", "name_description": "",
-                                             "MTU": "1500", "other_config": {}, "bridge": "",
-                                             "managed": True, "tags": []}))]
-        ok(s.VIF.create(sid, {
-            "device": "0", "network": net[0], "VM": vm, "MAC": "02:12:34:56:78:9a",
-            "MTU": "1500", "other_config": {}, "qos_algorithm_type": "",
-            "qos_algorithm_params": {}, "locking_mode": "network_default",
-            "ipv4_allowed": [], "ipv6_allowed": []}))
+        with t.case("a raw VDI + VBD and a VIF on a network"):
+            vdi = ok(s.VDI.create(sid, {
+                "name_label": "root", "name_description": "", "SR": sr, "virtual_size": str(16 * MiB),
+                "type": "user", "sharable": False, "read_only": False, "other_config": {},
+                "xenstore_data": {}, "sm_config": {"type": "raw"}, "tags": []}))
+            ok(s.VBD.create(sid, {
+                "VM": vm, "VDI": vdi, "userdevice": "0", "bootable": True, "mode": "RW",
+                "type": "Disk", "unpluggable": True, "empty": False, "other_config": {},
+                "qos_algorithm_type": "", "qos_algorithm_params": {}, "device": ""}))
+            nets = ok(s.network.get_all_records(sid))
+            net = [r for r, n in nets.items() if n["bridge"]]
+            if not net:
+                net = [ok(s.network.create(sid, {"name_label": "xt", "name_description": "",
+                                                 "MTU": "1500", "other_config": {}, "bridge": "",
+                                                 "managed": True, "tags": []}))]
+            ok(s.VIF.create(sid, {
+                "device": "0", "network": net[0], "VM": vm, "MAC": "02:12:34:56:78:9a",
+                "MTU": "1500", "other_config": {}, "qos_algorithm_type": "",
+                "qos_algorithm_params": {}, "locking_mode": "network_default",
+                "ipv4_allowed": [], "ipv6_allowed": []}))
 
-    with t.case("VM.start (PV): Running, domid > 0, guest console marker, disk and NIC"):
-        ok(s.VM.start(sid, vm, False, False))
-        running_with_marker(vm, uuid, "xapipv")
-        wait(lambda: "GUEST-DISK: xvda" in console(uuid), "guest disk", 20)
-        wait(lambda: "GUEST-NET: eth0" in console(uuid), "guest NIC", 20)
+        with t.case("VM.start (PV): Running, domid > 0, guest console marker, disk and NIC"):
+            ok(s.VM.start(sid, vm, False, False))
+            running_with_marker(vm, uuid, "xapipv")
+            wait(lambda: "GUEST-DISK: xvda" in console(uuid), "guest disk", 20)
+            wait(lambda: "GUEST-NET: eth0" in console(uuid), "guest NIC", 20)
 
-    with t.case("VM.pause / unpause"):
-        ok(s.VM.pause(sid, vm))
-        assert power(vm) == "Paused"
-        ok(s.VM.unpause(sid, vm))
-        assert power(vm) == "Running"
+        with t.case("VM.pause / unpause"):
+            ok(s.VM.pause(sid, vm))
+            assert power(vm) == "Paused"
+            ok(s.VM.unpause(sid, vm))
+            assert power(vm) == "Running"
 
-    with t.case("VM.clean_shutdown: Halted; start again"):
-        ok(s.VM.clean_shutdown(sid, vm))
-        assert power(vm) == "Halted"
-        ok(s.VM.start(sid, vm, False, False))
-        running_with_marker(vm, uuid, "xapipv")
+        with t.case("VM.clean_shutdown: Halted; start again"):
+            ok(s.VM.clean_shutdown(sid, vm))
+            assert power(vm) == "Halted"
+            ok(s.VM.start(sid, vm, False, False))
+            running_with_marker(vm, uuid, "xapipv")
 
-    with t.case("VM.clean_reboot: a new domid, Running, the new boot's guest up"):
-        before = domid(vm)
-        old = console(uuid)
-        ok(s.VM.clean_reboot(sid, vm))
-        wait(lambda: power(vm) == "Running" and domid(vm) not in (before, -1), "new domain")
+        with t.case("VM.clean_reboot: a new domid, Running, the new boot's guest up"):
+            before = domid(vm)
+            old = console(uuid)
+            ok(s.VM.clean_reboot(sid, vm))
+            wait(lambda: power(vm) == "Running" and domid(vm) not in (before, -1), "new domain")
 
-        def rebooted_guest_up():
-            # the console may go on from the old boot's text or start afresh
-            c = console(uuid)
-            new = c[len(old):] if c.startswith(old) else c
-            mark = "GUEST-MARKER: xapipv up"
-            return mark in new and "GUEST-HEARTBEAT" in new.split(mark)[-1]
-        # a guest still booting cannot answer the suspend request that follows
-        wait(rebooted_guest_up, "the rebooted guest's marker and heartbeat")
+            def rebooted_guest_up():
+                # the console may go on from the old boot's text or start afresh
+                c = console(uuid)
+                new = c[len(old):] if c.startswith(old) else c
+                mark = "GUEST-MARKER: xapipv up"
+                return mark in new and "GUEST-HEARTBEAT" in new.split(mark)[-1]
+            # a guest still booting cannot answer the suspend request that follows
+            wait(rebooted_guest_up, "the rebooted guest's marker and heartbeat")
 
-    with t.case("VM.suspend: Suspended with a suspend VDI; resume: Running"):
-        ok(s.VM.suspend(sid, vm))
-        assert power(vm) == "Suspended"
-        assert ok(s.VM.get_suspend_VDI(sid, vm)) != "OpaqueRef:NULL"
-        ok(s.VM.resume(sid, vm, False, False))
-        assert power(vm) == "Running" and domid(vm) > 0
-        before = console(uuid)
-        wait(lambda: console(uuid) != before, "heartbeat after resume", 20)
+        with t.case("VM.suspend: Suspended with a suspend VDI; resume: Running"):
+            ok(s.VM.suspend(sid, vm))
+            assert power(vm) == "Suspended"
+            assert ok(s.VM.get_suspend_VDI(sid, vm)) != "OpaqueRef:NULL"
+            ok(s.VM.resume(sid, vm, False, False))
+            assert power(vm) == "Running" and domid(vm) > 0
+            before = console(uuid)
+            wait(lambda: console(uuid) != before, "heartbeat after resume", 20)
 
-    with t.case("VM.hard_shutdown: Halted"):
-        ok(s.VM.hard_shutdown(sid, vm))
-        assert power(vm) == "Halted"
+        with t.case("VM.hard_shutdown: Halted"):
+            ok(s.VM.hard_shutdown(sid, vm))
+            assert power(vm) == "Halted"
 
-    with t.case("a guest crash with actions_after_crash=destroy: Halted"):
-        c = guest("xapicrash", crash=True, actions_after_crash="destroy")
-        ok(s.VM.start(sid, c, False, False))
-        wait(lambda: power(c) == "Halted", "crashed VM halted")
+        with t.case("a guest crash with actions_after_crash=destroy: Halted"):
+            c = guest("xapicrash", crash=True, actions_after_crash="destroy")
+            ok(s.VM.start(sid, c, False, False))
+            wait(lambda: power(c) == "Halted", "crashed VM halted")
 
-    with t.case("PVH guest: start (marker) and hard_shutdown"):
-        h = guest("xapipvh", domain_type="pvh")
-        ok(s.VM.start(sid, h, False, False))
-        running_with_marker(h, ok(s.VM.get_uuid(sid, h)), "xapipvh")
-        ok(s.VM.hard_shutdown(sid, h))
-        assert power(h) == "Halted"
+        with t.case("PVH guest: start (marker) and hard_shutdown"):
+            h = guest("xapipvh", domain_type="pvh")
+            ok(s.VM.start(sid, h, False, False))
+            running_with_marker(h, ok(s.VM.get_uuid(sid, h)), "xapipvh")
+            ok(s.VM.hard_shutdown(sid, h))
+            assert power(h) == "Halted"
+    if want("qcow2"):
+        qcow2_case(sr)
 except Exception as e:  # the stack itself failed: one failing case with the logs
     with t.case("stack in dom0"):
         raise AssertionError("%r\n%s" % (e, st.logs()))
