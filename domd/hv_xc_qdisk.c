@@ -71,14 +71,17 @@ static void dm_exec(const char *bin, char *const argv[], const char *log_path)
         _exit(127);
 }
 
-/* Reaps PID if it exited; true when it did (or is not our child), with the status logged. */
-static bool dm_reaped(uint32_t domid, pid_t pid)
+/* Reaps PID if it exited; true when it did (or is not our child), with the status logged
+ * unless the exit was asked for (QUIET). */
+static bool dm_reaped(uint32_t domid, pid_t pid, bool quiet)
 {
         int st;
         pid_t r = waitpid(pid, &st, WNOHANG);
         if (r == 0)
                 return false;
-        if (r == pid) {
+        if (r == pid && quiet) {
+                log_info("xc: device model (QEMU) of domain %" PRIu32 " stopped", domid);
+        } else if (r == pid) {
                 if (WIFSIGNALED(st))
                         log_warnx("xc: device model (QEMU) of domain %" PRIu32
                                   " killed by signal %d",
@@ -94,7 +97,7 @@ static bool dm_reaped(uint32_t domid, pid_t pid)
 int xc_qdisk_ensure(struct xcb *x, uint32_t domid)
 {
         struct xc_dm *dm = dm_find(x, domid);
-        if (dm && !dm_reaped(domid, dm->pid))
+        if (dm && !dm_reaped(domid, dm->pid, false))
                 return 0;
         if (dm)
                 dm_forget(x, dm);
@@ -117,11 +120,9 @@ int xc_qdisk_ensure(struct xcb *x, uint32_t domid)
         snprintf(dom, sizeof(dom), "%" PRIu32, domid);
         snprintf(name, sizeof(name), "qdisk-%" PRIu32, domid);
         const char *bin = dm_binary();
-        char *const argv[] = {(char *)bin,       "-xen-domid",      dom,
-                              "-xen-attach",     "-machine",        "xenpv",
-                              "-name",           name,              "-nodefaults",
-                              "-no-user-config", "-nographic",      "-display",
-                              "none",            "-no-shutdown",    NULL};
+        char *const argv[] = {(char *)bin,  "-xen-domid", dom,    "-xen-attach",  "-machine",
+                              "xenpv",      "-name",      name,   "-nodefaults",  "-no-user-config",
+                              "-nographic", "-display",   "none", "-no-shutdown", NULL};
         uint64_t t0 = mono_ms();
         pid_t pid = fork();
         if (pid < 0)
@@ -139,7 +140,7 @@ int xc_qdisk_ensure(struct xcb *x, uint32_t domid)
                 free(state);
                 if (running)
                         break;
-                if (dm_reaped(domid, pid)) {
+                if (dm_reaped(domid, pid, false)) {
                         dm_forget(x, dm_find(x, domid));
                         log_warnx("xc: device model of domain %" PRIu32 " did not start (see %s)",
                                   domid, log_path);
@@ -170,7 +171,7 @@ void xc_qdisk_stop(struct xcb *x, uint32_t domid)
                 free(p);
         }
         if (pid > 0 && kill(pid, SIGTERM) == 0 && dm) {
-                for (int i = 0; i < 100 && !dm_reaped(domid, pid); i++) {
+                for (int i = 0; i < 100 && !dm_reaped(domid, pid, true); i++) {
                         struct timespec ts = {0, 20 * 1000 * 1000};
                         nanosleep(&ts, NULL);
                         if (i == 99) {
@@ -188,7 +189,7 @@ void xc_qdisk_check(struct xcb *x)
 {
         for (size_t i = 0; i < x->n_dms;) {
                 struct xc_dm *dm = &x->dms[i];
-                if (dm_reaped(dm->domid, dm->pid)) {
+                if (dm_reaped(dm->domid, dm->pid, false)) {
                         /* The guest's qcow2 disks are gone with it: say so where the
                          * toolstack and the guest's admin look. */
                         xcs_write(x, "dead", "/local/domain/0/device-model/%" PRIu32 "/state",

@@ -3,6 +3,7 @@
 stord, netd; xapid spawns one domd per VM, backend xc) and drives the VM lifecycle through
 the XenAPI over the unix socket with xmlrpc.client.  Prints TAP on stdout.
 argv: kernel ramdisk"""
+import glob
 import os
 import subprocess
 import sys
@@ -51,13 +52,15 @@ def domid(vm):
 def guest(name, domain_type="pv", crash=False, **fields):
     args = "console=hvc0 guest_name=%s guest_wait_devices=1" % name
     if crash:
-        args += " guest_crash=1"
+        args += " guest_crash=%s" % ("once" if crash == "once" else "1")
     platform = {}
     if domain_type == "pvh":
         # TCG: see tests/xen/README.md
         platform = {"tsc_mode": "2", "cpuid": "host,avx=0,avx2=0,fma=0,f16c=0"}
-    rec = vm_record(name, memory=128 * MiB, vcpus=1, PV_kernel=kernel, PV_ramdisk=ramdisk,
-                    PV_args=args, domain_type=domain_type, platform=platform, **fields)
+    given = dict(PV_kernel=kernel, PV_ramdisk=ramdisk, PV_args=args, domain_type=domain_type,
+                 platform=platform)
+    given.update(fields)
+    rec = vm_record(name, memory=128 * MiB, vcpus=1, **given)
     return ok(s.VM.create(sid, rec))
 
 
@@ -97,17 +100,35 @@ def pid_alive(pid):
         return f.read().rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def vdi_file(vdi):
+    """The image file of a VDI of the stack's local SR."""
+    u = ok(s.VDI.get_uuid(sid, vdi))
+    found = glob.glob(os.path.join(st.dir, "srs", "*", u + ".*"))
+    assert len(found) == 1, found
+    return found[0]
+
+
 def qcow2_case(sr):
-    with t.case("qcow2 VDI on Xen: served by QEMU qdisk, the guest sees its disk"):
-        q = guest("xapiqcow")
+    with t.case("qcow2 VDI on Xen: served by QEMU qdisk, the guest reads its data; "
+                "xenstore_data in the guest's vm-data"):
+        q = guest("xapiqcow", xenstore_data={"vm-data/ts-test": "qcow-ok", "other": "no"})
         quuid = ok(s.VM.get_uuid(sid, q))
         vdi = new_vdi(sr, "qroot", {})
-        assert ok(s.VDI.get_sm_config(sid, vdi)).get("type", "qcow2") == "qcow2"
         new_vbd(q, vdi)
+        path = vdi_file(vdi)
+        assert path.endswith(".qcow2"), path
+        # data written through qcow2's own mapping: the guest sees it only if QEMU reads
+        # the image as qcow2
+        subprocess.run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x51 0 4096", path],
+                       check=True, stdout=subprocess.DEVNULL)
         ok(s.VM.start(sid, q, False, False))
         running_with_marker(q, quuid, "xapiqcow")
-        wait(lambda: "GUEST-DISK: xvda 32768 sectors" in console(quuid), "guest qcow2 disk", 30)
+        wait(lambda: "GUEST-DISK: xvda 32768 sectors, data: QQQQQQQQQQQQQQQQ" in console(quuid),
+             "guest reading its qcow2 disk", 30)
         d = domid(q)
+        # checked from dom0 (the guest's busybox has no xenstore client)
+        assert xs_read("/local/domain/%d/vm-data/ts-test" % d) == "qcow-ok"
+        assert xs_read("/local/domain/%d/other" % d) is None
         assert xs_read("/local/domain/0/backend/qdisk/%d/51712/params" % d).startswith(
             "qcow2:"), "not a qdisk backend"
         assert xs_read("/local/domain/0/device-model/%d/state" % d) == "running"
@@ -118,6 +139,76 @@ def qcow2_case(sr):
         assert power(q) == "Halted"
         wait(lambda: not pid_alive(pid), "QEMU gone with the domain", 10)
         assert xs_read("/local/domain/0/backend/qdisk/%d" % d) is None
+
+
+def pygrub_case(sr):
+    with t.case("PV_bootloader=pygrub: the kernel, initrd and args from the disk's grub.cfg"):
+        g = guest("xapigrub", PV_bootloader="pygrub", PV_kernel="", PV_ramdisk="")
+        ok(s.VM.set_PV_args(sid, g, "guest_wait_devices=1"))
+        guuid = ok(s.VM.get_uuid(sid, g))
+        vdi = new_vdi(sr, "groot", {"type": "raw"})
+        new_vbd(g, vdi)
+        root = "/tmp/pygrub-root"
+        os.makedirs(root + "/boot/grub", exist_ok=True)
+        subprocess.run(["cp", kernel, root + "/boot/vmlinux"], check=True)
+        subprocess.run(["cp", ramdisk, root + "/boot/initrd.gz"], check=True)
+        with open(root + "/boot/grub/grub.cfg", "w") as f:
+            f.write("set default=0\nset timeout=0\nmenuentry 'ts' {\n"
+                    "\tlinux /boot/vmlinux console=hvc0 guest_name=xapigrub\n"
+                    "\tinitrd /boot/initrd.gz\n}\n")
+        img = vdi_file(vdi)
+        subprocess.run(["truncate", "-s", str(96 * MiB), img], check=True)
+        subprocess.run(["mke2fs", "-q", "-F", "-t", "ext2", "-d", root, img], check=True)
+        subprocess.run(["rm", "-rf", root])
+        ok(s.VM.start(sid, g, False, False))
+        running_with_marker(g, guuid, "xapigrub")
+        ok(s.VM.hard_shutdown(sid, g))
+
+    with t.case("PV_bootloader=pygrub on a disk without a grub config: BOOTLOADER_FAILED"):
+        n = guest("xapinogrub", PV_bootloader="pygrub", PV_kernel="", PV_ramdisk="")
+        vdi = new_vdi(sr, "nogrub", {"type": "raw"})
+        new_vbd(n, vdi)
+        os.makedirs("/tmp/nogrub-root/etc", exist_ok=True)
+        subprocess.run(["mke2fs", "-q", "-F", "-t", "ext2", "-d", "/tmp/nogrub-root",
+                        vdi_file(vdi)], check=True)
+        r = s.VM.start(sid, n, False, False)
+        assert r["Status"] == "Failure", r
+        e = r["ErrorDescription"]
+        print("# %r" % e)
+        assert e[0] == "BOOTLOADER_FAILED" and e[1] == n and len(e) == 3, e
+        assert power(n) == "Halted"
+
+    with t.case("PV_bootloader=eliloader (none here): UNKNOWN_BOOTLOADER"):
+        u = guest("xapieli", PV_bootloader="eliloader")
+        r = s.VM.start(sid, u, False, False)
+        assert r["Status"] == "Failure", r
+        assert r["ErrorDescription"] == ["UNKNOWN_BOOTLOADER", u, "eliloader"], r
+        assert power(u) == "Halted"
+
+
+def crash_restart_case(sr):
+    with t.case("actions_after_crash=restart: a crashed guest comes back with a new domid"):
+        c = guest("xapicrashr", crash="once", actions_after_crash="restart")
+        cuuid = ok(s.VM.get_uuid(sid, c))
+        new_vbd(c, new_vdi(sr, "crashdisk", {"type": "raw"}))
+        ok(s.VM.start(sid, c, False, False))
+        first = domid(c)
+        wait(lambda: power(c) == "Running" and domid(c) not in (first, -1), "restarted domain",
+             90)
+        wait(lambda: "data: CRASHED" in console(cuuid), "the second boot's guest", 60)
+        ok(s.VM.hard_shutdown(sid, c))
+        assert power(c) == "Halted"
+
+
+def pvh_shutdown_case():
+    # Linux finds no ACPI power-off on PVH and halts every vCPU with interrupts off;
+    # Xen takes a domain whose vCPUs are all down as powered off.
+    with t.case("PVH guest: clean_shutdown reaches Halted"):
+        h = guest("xapipvhs", domain_type="pvh")
+        ok(s.VM.start(sid, h, False, False))
+        running_with_marker(h, ok(s.VM.get_uuid(sid, h)), "xapipvhs")
+        ok(s.VM.clean_shutdown(sid, h))
+        assert power(h) == "Halted"
 
 
 def running_with_marker(vm, uuid, name, since=0):
@@ -228,6 +319,12 @@ try:
             assert power(h) == "Halted"
     if want("qcow2"):
         qcow2_case(sr)
+    if want("pygrub"):
+        pygrub_case(sr)
+    if want("crash"):
+        crash_restart_case(sr)
+    if want("pvhshutdown"):
+        pvh_shutdown_case()
 except Exception as e:  # the stack itself failed: one failing case with the logs
     with t.case("stack in dom0"):
         raise AssertionError("%r\n%s" % (e, st.logs()))
