@@ -103,8 +103,7 @@ static int run(char *const argv[], const char *err_path, char *msg, size_t len)
         }
         if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
                 return 0;
-        snprintf(msg, len, "%s failed (%s %d)", argv[0],
-                 WIFEXITED(st) ? "exit status" : "signal",
+        snprintf(msg, len, "%s failed (%s %d)", argv[0], WIFEXITED(st) ? "exit status" : "signal",
                  WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
         last_line(err_path, msg, len);
         return -EIO;

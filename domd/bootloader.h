@@ -7,8 +7,8 @@
 #include "proto/dom.pb-c.h"
 
 struct boot_files {
-        char dir[64];  /* the temporary directory; "" when none */
-        char *kernel;  /* paths in DIR; ramdisk may be NULL */
+        char dir[64]; /* the temporary directory; "" when none */
+        char *kernel; /* paths in DIR; ramdisk may be NULL */
         char *ramdisk;
         char *cmdline; /* the grub entry's arguments, then VM.PV_args */
 };

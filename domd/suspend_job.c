@@ -32,8 +32,8 @@ bool suspend_job_busy(void)
 }
 
 /* Child: the suspend on a fresh handle, the result as an int on the pipe. */
-static void __attribute__((noreturn)) run_child(const char *backend, uint32_t domid, int fd,
-                                                unsigned timeout_ms, int out)
+static void __attribute__((noreturn))
+run_child(const char *backend, uint32_t domid, int fd, unsigned timeout_ms, int out)
 {
         struct hv_config cfg = {.backend = backend};
         struct hv *h = NULL;

@@ -12,9 +12,10 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 os.environ["TS_STACK_NETNS"] = "0"
-# Under QEMU's TCG a domd can stall for seconds (a suspend image written on its loop):
-# xapid's default 3 s before dropping a silent domd is too tight here.
-os.environ["TS_STACK_XAPID_EXTRA"] = "\n[msg]\npeer_timeout = 30s\n"
+# Under QEMU's TCG a domd's loop still stalls for seconds while it builds or restores a
+# domain, or waits for a qcow2 disk's QEMU to come up (suspend images are written by a
+# helper process): xapid's default 3 s before dropping a silent domd is too tight here.
+os.environ["TS_STACK_XAPID_EXTRA"] = "\n[msg]\npeer_timeout = 15s\n"
 from stacklib import Stack, ok  # noqa: E402
 from tap import Tap  # noqa: E402
 from vmlib import vm_record  # noqa: E402
