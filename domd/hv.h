@@ -123,9 +123,11 @@ struct hv_host_info {
 struct hv_disk {
         const char *vdev;         /* "xvda", "hda", "51712" */
         const char *backend_path; /* what stord returned: a file, block device, … */
-        const char *format;       /* "raw", "qcow2"; NULL or "": the image decides */
         bool read_only;
         bool cdrom;
+        /* "raw", "qcow2"; NULL or "": the image decides.  Last, so that objects built
+         * before it (tests/helpers have no header dependencies) keep their layout. */
+        const char *format;
 };
 
 struct hv_nic {
