@@ -125,6 +125,9 @@ struct hv_disk {
         const char *backend_path; /* what stord returned: a file, block device, … */
         bool read_only;
         bool cdrom;
+        /* "raw", "qcow2"; NULL or "": the image decides.  Last, so that objects built
+         * before it (tests/helpers have no header dependencies) keep their layout. */
+        const char *format;
 };
 
 struct hv_nic {

@@ -64,6 +64,7 @@ static void xc_be_close(struct hv *h)
         if (!x)
                 return;
         xc_be_watch_close(x);
+        xc_qdisk_close(x);
         if (x->xs)
                 xs_close(x->xs);
         if (x->xch)
@@ -221,7 +222,8 @@ static void fill_info(struct xcb *x, const xc_domaininfo_t *di, struct hv_domain
         out->vcpus_max = di->max_vcpu_id + 1;
         out->vcpus_online = di->nr_online_vcpus;
         out->cpu_time_ns = di->cpu_time;
-        out->n_disks = xcs_count(x, "/local/domain/0/backend/vbd/%" PRIu32, domid);
+        out->n_disks = xcs_count(x, "/local/domain/0/backend/vbd/%" PRIu32, domid) +
+                       xcs_count(x, "/local/domain/0/backend/qdisk/%" PRIu32, domid);
         out->n_nics = xcs_count(x, "/local/domain/0/backend/vif/%" PRIu32, domid);
 }
 

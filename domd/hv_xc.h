@@ -6,13 +6,15 @@
  *                             cpu/N/availability, console/, store/, platform/, and the
  *                             dirs the guest owns: control/, data/, device/, vm-data/, ...
  *   /vm/U/                    dom0 only: uuid, name, type, start-time, shutdown-request
- *   /local/domain/0/backend/{vbd,vif}/D/<devid>   the device backends
+ *   /local/domain/0/backend/{vbd,qdisk,vif}/D/<devid>   the device backends (qdisk: QEMU)
+ *   /local/domain/0/device-model/D/{state,ts-pid}      the domain's QEMU, when it has one
  * xenconsoled logs each guest's console to <console dir>/guest-<name>.log. */
 #ifndef TS_DOMD_HV_XC_H
 #define TS_DOMD_HV_XC_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <xenctrl.h>
 #include <xenguest.h>
 #include <xenstore.h>
@@ -25,6 +27,12 @@ struct xc_watch {
         struct hv_domain_info last;
 };
 
+/* A device model (QEMU serving qdisk backends) started for a domain. */
+struct xc_dm {
+        uint32_t domid;
+        pid_t pid;
+};
+
 struct xcb {
         xc_interface *xch;
         struct xs_handle *xs;  /* requests */
@@ -32,6 +40,8 @@ struct xcb {
         const char *console_dir;
         struct xc_watch *watches;
         size_t n_watches;
+        struct xc_dm *dms;
+        size_t n_dms;
 };
 
 static inline struct xcb *xcb_of(struct hv *h)
@@ -84,6 +94,15 @@ int xc_be_nic_attach(struct hv *h, uint32_t domid, const struct hv_nic *nic, cha
 int xc_be_nic_detach(struct hv *h, uint32_t domid, unsigned devid);
 /* Removes every backend of DOMID (after its destruction) and frees their loop devices. */
 void xc_be_devices_release(struct xcb *x, uint32_t domid);
+
+/* hv_xc_qdisk.c: the domain's QEMU for its qdisk backends. */
+/* Starts it unless it runs, and waits until it serves backends. */
+int xc_qdisk_ensure(struct xcb *x, uint32_t domid);
+/* Kills it (if any) and forgets it. */
+void xc_qdisk_stop(struct xcb *x, uint32_t domid);
+/* Reaps device models that died, logs it and marks their state "dead". */
+void xc_qdisk_check(struct xcb *x);
+void xc_qdisk_close(struct xcb *x);
 
 /* hv_xc_watch.c */
 int xc_be_watch_fd(struct hv *h);

@@ -1,8 +1,9 @@
 /* Disks and NICs of Xen guests: the frontend and backend xenstore nodes that blkback and
- * netback (in dom0's kernel) and the guest's blkfront and netfront pick up.  A disk whose
- * backend_path is a regular file gets a loop device, so blkback always serves a block
- * device ("phy"); netback creates the interface vif<domid>.<devid> itself.  No hotplug
- * scripts run: what they would do (loop setup, hotplug-status) is done here, and bridging
+ * netback (in dom0's kernel) and the guest's blkfront and netfront pick up.  A raw disk
+ * whose backend_path is a regular file gets a loop device, so blkback always serves a block
+ * device ("phy"); a qcow2 image is served by QEMU's qdisk backend instead (the domain's
+ * device model, hv_xc_qdisk.c); netback creates the interface vif<domid>.<devid> itself.  No
+ * hotplug scripts run: what they would do (loop setup, hotplug-status) is done here, and bridging
  * the interface is netd's job. */
 #include <errno.h>
 #include <fcntl.h>
@@ -138,6 +139,67 @@ static bool exists(struct xcb *x, const char *path)
         return v != NULL;
 }
 
+/* Whether blkback cannot read the image as it is: the format stord gave, else the file's
+ * own magic (a qcow2 header starts "QFI\xfb"). */
+static bool wants_qdisk(const struct hv_disk *disk, const struct stat *st)
+{
+        if (disk->format && *disk->format)
+                return strcmp(disk->format, "raw") != 0;
+        if (!S_ISREG(st->st_mode))
+                return false;
+        unsigned char magic[4] = {0};
+        int fd = open(disk->backend_path, O_RDONLY | O_CLOEXEC);
+        bool q = fd >= 0 && read(fd, magic, 4) == 4 && !memcmp(magic, "QFI\xfb", 4);
+        if (fd >= 0)
+                close(fd);
+        return q;
+}
+
+/* The backend directory of DOMID's disk DEVID, blkback's or QEMU's; false when neither. */
+static bool disk_backend(struct xcb *x, uint32_t domid, unsigned devid, char be[128])
+{
+        static const char *const kinds[] = {"vbd", "qdisk"};
+        for (size_t i = 0; i < 2; i++) {
+                snprintf(be, 128, "/local/domain/0/backend/%s/%" PRIu32 "/%u", kinds[i], domid,
+                         devid);
+                if (exists(x, be))
+                        return true;
+        }
+        return false;
+}
+
+/* A disk QEMU serves: its backend under backend/qdisk, then the domain's QEMU. */
+static int qdisk_attach(struct xcb *x, uint32_t domid, unsigned devid, const struct hv_disk *disk)
+{
+        char fe[128], be[128], devids[16], fe_id[16], params[600];
+        snprintf(fe, sizeof(fe), "/local/domain/%" PRIu32 "/device/vbd/%u", domid, devid);
+        snprintf(be, sizeof(be), "/local/domain/0/backend/qdisk/%" PRIu32 "/%u", domid, devid);
+        snprintf(devids, sizeof(devids), "%u", devid);
+        snprintf(fe_id, sizeof(fe_id), "%" PRIu32, domid);
+        /* QEMU's xen-block takes "<driver>:<file>". */
+        snprintf(params, sizeof(params), "%s:%s",
+                 disk->format && *disk->format ? disk->format : "qcow2", disk->backend_path);
+        const char *type = disk->cdrom ? "cdrom" : "disk";
+        const char *mode = disk->read_only || disk->cdrom ? "r" : "w";
+        const char *fe_nodes[] = {"backend",        be,     "backend-id",  "0",  "state", "1",
+                                  "virtual-device", devids, "device-type", type, NULL};
+        const char *be_nodes[] = {
+            "frontend",    fe,      "frontend-id", fe_id,       "online",
+            "1",           "state", "1",           "removable", disk->cdrom ? "1" : "0",
+            "bootable",    "1",     "mode",        mode,        "params",
+            params,        "type",  "qdisk",       "dev",       disk->vdev,
+            "device-type", type,    NULL};
+        int r = write_pair(x, domid, fe, be, fe_nodes, be_nodes);
+        if (r == 0 && (r = xc_qdisk_ensure(x, domid)) < 0) {
+                xcs_rm(x, "%s", be);
+                xcs_rm(x, "%s", fe);
+        }
+        if (r == 0)
+                log_info("xc: domain %" PRIu32 ": disk %s on %s (QEMU qdisk)", domid, disk->vdev,
+                         params);
+        return r;
+}
+
 int xc_be_disk_attach(struct hv *h, uint32_t domid, const struct hv_disk *disk)
 {
         struct xcb *x = xcb_of(h);
@@ -150,12 +212,14 @@ int xc_be_disk_attach(struct hv *h, uint32_t domid, const struct hv_disk *disk)
                 return r;
         char fe[128], be[128];
         snprintf(fe, sizeof(fe), "/local/domain/%" PRIu32 "/device/vbd/%u", domid, devid);
-        snprintf(be, sizeof(be), "/local/domain/0/backend/vbd/%" PRIu32 "/%u", domid, devid);
-        if (exists(x, be))
+        if (disk_backend(x, domid, devid, be))
                 return -EEXIST;
         struct stat st;
         if (stat(disk->backend_path, &st) < 0)
                 return errno == ENOENT ? -ENOENT : -errno;
+        if (wants_qdisk(disk, &st))
+                return qdisk_attach(x, domid, devid, disk);
+        snprintf(be, sizeof(be), "/local/domain/0/backend/vbd/%" PRIu32 "/%u", domid, devid);
         char loopdev[32] = "", physdev[32], devids[16], fe_path[160], be_path[160], fe_id[16];
         dev_t rdev = st.st_rdev;
         if (S_ISREG(st.st_mode)) {
@@ -249,8 +313,7 @@ int xc_be_disk_detach(struct hv *h, uint32_t domid, const char *vdev)
                 return -EINVAL;
         char fe[128], be[128];
         snprintf(fe, sizeof(fe), "/local/domain/%" PRIu32 "/device/vbd/%u", domid, devid);
-        snprintf(be, sizeof(be), "/local/domain/0/backend/vbd/%" PRIu32 "/%u", domid, devid);
-        if (!exists(x, be))
+        if (!disk_backend(x, domid, devid, be))
                 return -ENOENT;
         xc_domaininfo_t di;
         if (xc_be_getinfo(x, domid, &di) == 0 && !(di.flags & XEN_DOMINF_dying))
@@ -327,5 +390,7 @@ void xc_be_devices_release(struct xcb *x, uint32_t domid)
         }
         free(ents);
         xcs_rm(x, "%s", dir);
+        xc_qdisk_stop(x, domid);
+        xcs_rm(x, "/local/domain/0/backend/qdisk/%" PRIu32, domid);
         xcs_rm(x, "/local/domain/0/backend/vif/%" PRIu32, domid);
 }

@@ -115,6 +115,7 @@ int xc_be_poll_changes(struct hv *h, hv_change_cb cb, void *arg)
         int r = watch_setup(x);
         if (r < 0)
                 return r;
+        xc_qdisk_check(x);
         char **ev;
         while ((ev = xs_check_watch(x->xsw)))
                 free(ev); /* which node fired does not matter: every watched domain is re-read */

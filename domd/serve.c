@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "domd/bootloader.h"
 #include "domd/domd.h"
+#include "domd/suspend_job.h"
 
 LOG_MODULE(domd_serve)
 
@@ -162,8 +164,11 @@ static int attach_disk(struct domd *m, const Ts__Dom__Disk *d)
 {
         if (m->n_disks >= DOMD_MAX_DEVS)
                 return -ENOSPC;
-        struct hv_disk hd = {
-            .vdev = d->vdev, .backend_path = d->path, .read_only = d->read_only, .cdrom = d->cdrom};
+        struct hv_disk hd = {.vdev = d->vdev,
+                             .backend_path = d->path,
+                             .format = d->format,
+                             .read_only = d->read_only,
+                             .cdrom = d->cdrom};
         int r = hv_disk_attach(m->hv, m->domid, &hd);
         if (r < 0)
                 return r;
@@ -235,10 +240,27 @@ static int build(struct domd *m, const Ts__Dom__Spec *spec, bool paused, int fd,
                 reply_fail(r, EINVAL, "INTERNAL_ERROR", "specification of another VM", NULL);
                 return -EINVAL;
         }
+        /* The simulator boots no kernel: only a real domain runs its bootloader. */
+        struct boot_files boot = {0};
+        if (fd < 0 && strcmp(hv_backend_name(m->hv), "sim") != 0) {
+                const char *code = NULL;
+                char msg[256] = "";
+                if ((e = bootloader_run(spec, &boot, &code, msg)) < 0) {
+                        free(b.kv);
+                        reply_fail(r, -e, code, spec->uuid, msg);
+                        return e;
+                }
+                if (boot.kernel) {
+                        b.s.kernel = boot.kernel;
+                        b.s.ramdisk = boot.ramdisk;
+                        b.s.cmdline = boot.cmdline ? boot.cmdline : "";
+                }
+        }
         struct hv_mem_shortage sh = {0};
         uint32_t domid = 0;
         e = fd >= 0 ? hv_domain_restore(m->hv, &b.s, fd, &domid, &sh)
                     : hv_domain_create(m->hv, &b.s, &domid, &sh);
+        bootloader_clean(&boot);
         free(b.kv);
         if (e == -ENOMEM) {
                 char need[32], avail[32];
@@ -456,6 +478,27 @@ static int on_reboot(struct msg_link *l, const struct msg_origin *from,
         return 0;
 }
 
+/* The end of a suspend, on the loop or after the helper: the reply, and the domain gone. */
+static void suspend_finished(struct domd *m, const struct msg_origin *from, int e, const char *path,
+                             unsigned timeout)
+{
+        struct reply r;
+        memset(&r, 0, sizeof(r));
+        if (e == -ETIMEDOUT) {
+                char t[32];
+                snprintf(t, sizeof(t), "%g", timeout / 1000.0);
+                reply_fail(&r, ETIMEDOUT, "VM_SUSPEND_TIMEOUT", m->d.instance, t);
+                unlink(path);
+        } else if (e < 0) {
+                fail_errno(&r, e, "suspend");
+                unlink(path);
+        } else {
+                destroy_domain(m);
+                domd_forget_domain(m, true);
+        }
+        send_reply(m, from, &r);
+}
+
 static int on_suspend(struct msg_link *l, const struct msg_origin *from,
                       const ProtobufCMessage *body, void *arg)
 {
@@ -471,25 +514,19 @@ static int on_suspend(struct msg_link *l, const struct msg_origin *from,
                 return send_reply(m, from, &r);
         }
         unsigned timeout = req->timeout_ms ? req->timeout_ms : 1200000;
+        /* A real domain's image takes seconds: written by a helper, domd answering meanwhile. */
+        if (strcmp(hv_backend_name(m->hv), "sim") != 0) {
+                int e = suspend_job_start(m, from, fd, req->path, timeout, suspend_finished);
+                if (e < 0)
+                        suspend_finished(m, from, e, req->path, timeout);
+                return 0;
+        }
         int e = hv_domain_suspend(m->hv, m->domid, fd, timeout);
         if (e == 0 && fsync(fd) < 0)
                 e = -errno;
         close(fd);
-        if (e == -ETIMEDOUT) {
-                char t[32];
-                snprintf(t, sizeof(t), "%g", timeout / 1000.0);
-                reply_fail(&r, ETIMEDOUT, "VM_SUSPEND_TIMEOUT", m->d.instance, t);
-                unlink(req->path);
-                return send_reply(m, from, &r);
-        }
-        if (e < 0) {
-                fail_errno(&r, e, "suspend");
-                unlink(req->path);
-                return send_reply(m, from, &r);
-        }
-        destroy_domain(m);
-        domd_forget_domain(m, true);
-        return send_reply(m, from, &r);
+        suspend_finished(m, from, e, req->path, timeout);
+        return 0;
 }
 
 static int on_resume(struct msg_link *l, const struct msg_origin *from,
@@ -726,6 +763,8 @@ static void wait_done(struct domd *m, enum hv_shutdown_reason why)
 
 void domd_domain_changed(struct domd *m, const struct hv_domain_info *info)
 {
+        if (info != NULL && suspend_job_busy())
+                return; /* the suspend's own shutdown: its helper reports the outcome */
         if (info == NULL) {
                 log_warnx("domain %u vanished", m->domid);
                 if (m->wait.active) {

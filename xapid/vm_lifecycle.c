@@ -449,6 +449,8 @@ static void spec_build(struct vms *v, struct db_row *vm, const struct vm_disk_se
         s->kernel = r->PV_kernel;
         s->ramdisk = r->PV_ramdisk;
         s->cmdline = r->PV_args;
+        s->bootloader = r->PV_bootloader;
+        s->bootloader_args = r->PV_bootloader_args;
         size_t total = r->platform.n + r->other_config.n + r->xenstore_data.n;
         b->kv = calloc(total + 1, sizeof(*b->kv));
         b->kvp = calloc(total + 1, sizeof(*b->kvp));
