@@ -1,0 +1,32 @@
+#!/bin/sh
+# Runs inside the kernel tier's guest, in the chroot of the host's / (tests/kern/test_kernel
+# fills in @TOP@, @B@, @SHARE@, @PROGRAMS@): an NFS server for the nfs SR, then each program,
+# its TAP into the share, then bench 7's reconcile.
+cd @TOP@
+export B=@B@ TS_TOP=@TOP@ PYTHONPATH=@TOP@/tests/lib CMOCKA_MESSAGE_OUTPUT=TAP
+export PYTHONDONTWRITEBYTECODE=1
+mark() { echo "MARK $* t=$(cut -d' ' -f1 /proc/uptime)"; }
+
+# NFS server: an export on the guest's tmpfs (fsid: tmpfs has no UUID), NFSv3 and v4.
+mkdir -p /tmp/nfs-export
+rpcbind -w >/dev/null 2>&1 || echo "# rpcbind failed"
+exportfs -o rw,no_root_squash,insecure,no_subtree_check,fsid=77 "127.0.0.1:/tmp/nfs-export" ||
+	echo "# exportfs failed"
+rpc.mountd >/dev/null 2>&1 || echo "# rpc.mountd failed"
+rpc.nfsd 4 || echo "# rpc.nfsd failed"
+export TS_NFS_SERVER=127.0.0.1 TS_NFS_SERVERPATH=/tmp/nfs-export
+mark nfs-server
+
+for p in @PROGRAMS@; do
+	out=@SHARE@/$(echo "$p" | tr / _).tap
+	timeout 300 tests/$p >"$out" 2>&1
+	echo "# exit status $?" >>"$out"
+	mark "$p" done
+done
+timeout 120 python3 -c '
+import sys
+sys.path.insert(0, "bench")
+import net_bench
+net_bench.bench_reconcile()' >@SHARE@/net_bench.txt 2>&1
+mark net_bench done
+exit 0
