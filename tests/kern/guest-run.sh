@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs inside the kernel tier's guest, in the chroot of the host's / (tests/kern/test_kernel
-# fills in @TOP@, @B@, @SHARE@, @PROGRAMS@): an NFS server for the nfs SR, then each program,
+# fills in @TOP@, @B@, @SHARE@ and @PROGRAMS@, one `run` line each): an NFS server for the nfs SR, then each program,
 # its TAP into the share, then bench 7's reconcile.
 cd @TOP@
 export B=@B@ TS_TOP=@TOP@ PYTHONPATH=@TOP@/tests/lib CMOCKA_MESSAGE_OUTPUT=TAP
@@ -17,12 +17,14 @@ rpc.nfsd 4 || echo "# rpc.nfsd failed"
 export TS_NFS_SERVER=127.0.0.1 TS_NFS_SERVERPATH=/tmp/nfs-export
 mark nfs-server
 
-for p in @PROGRAMS@; do
-	out=@SHARE@/$(echo "$p" | tr / _).tap
-	timeout 300 tests/$p >"$out" 2>&1
+# run PROGRAM CASES: CASES ('|'-separated substrings, empty: all) through $TS_CASES
+run() {
+	out=@SHARE@/$(echo "$1" | tr / _).tap
+	TS_CASES=$2 timeout 300 tests/$1 >"$out" 2>&1
 	echo "# exit status $?" >>"$out"
-	mark "$p" done
-done
+	mark "$1" done
+}
+@PROGRAMS@
 timeout 120 python3 -c '
 import sys
 sys.path.insert(0, "bench")
