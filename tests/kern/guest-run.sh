@@ -1,10 +1,12 @@
 #!/bin/sh
 # Runs inside the kernel tier's guest, in the chroot of the host's / (tests/kern/test_kernel
-# fills in @TOP@, @B@, @SHARE@ and @PROGRAMS@, one `run` line each): an NFS server for the nfs SR, then each program,
+# fills in the tree, build and share paths, and the `run` lines): an NFS server for the nfs SR, then each program,
 # its TAP into the share, then bench 7's reconcile.
 cd @TOP@
 export B=@B@ TS_TOP=@TOP@ PYTHONPATH=@TOP@/tests/lib CMOCKA_MESSAGE_OUTPUT=TAP
 export PYTHONDONTWRITEBYTECODE=1
+# TCG on a shared machine: daemons take seconds to start
+export TS_STACK_TIMEOUT=120
 mark() { echo "MARK $* t=$(cut -d' ' -f1 /proc/uptime)"; }
 
 # NFS server: an export on the guest's tmpfs (fsid: tmpfs has no UUID), NFSv3 and v4.
@@ -25,7 +27,7 @@ run() {
 	mark "$1" done
 }
 @PROGRAMS@
-timeout 120 python3 -c '
+timeout 240 python3 -c '
 import sys
 sys.path.insert(0, "bench")
 import net_bench
