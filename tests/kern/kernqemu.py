@@ -45,7 +45,7 @@ def boot(cache, share, run_sh, timeout=300, mem=2048, cpus=2, log_path=None):
               (share, kroot))
     argv = ["qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-cpu", "max",
             "-m", str(mem), "-smp", str(cpus), "-nographic", "-no-reboot", "-monitor", "none",
-            "-serial", "stdio", "-nic", "none",
+            "-serial", "stdio", "-nic", "none", "-device", "virtio-rng-pci",
             "-kernel", os.path.join(kroot, "boot", "vmlinuz-" + kver),
             "-initrd", os.path.join(cache, "kern-initrd.cpio"), "-append", append,
             "-virtfs", "local,path=%s,mount_tag=hostshare,security_model=none,id=hostshare"
