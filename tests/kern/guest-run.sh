@@ -27,7 +27,7 @@ mark nfs-server
 # run PROGRAM CASES: CASES ('|'-separated substrings, empty: all) through $TS_CASES
 run() {
 	out=@SHARE@/$(echo "$1" | tr / _).tap
-	TS_CASES=$2 timeout 300 tests/$1 >"$out" 2>&1
+	TS_CASES=$2 timeout 420 tests/$1 >"$out" 2>&1
 	echo "# exit status $?" >>"$out"
 	mark "$1" done
 }
