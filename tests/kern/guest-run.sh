@@ -12,6 +12,7 @@ export TS_STACK_XAPID_EXTRA="
 [msg]
 peer_timeout = 30s
 "
+export TS_PEER_TIMEOUT_MS=30000  # the same for netd_driver, xapid's stand-in (tests/net)
 mark() { echo "MARK $* t=$(cut -d' ' -f1 /proc/uptime)"; }
 
 # NFS server: an export on the guest's tmpfs (fsid: tmpfs has no UUID), NFSv3 and v4.
