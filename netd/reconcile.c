@@ -559,8 +559,12 @@ static int plan_ups(struct model *m)
                         r |= set_up(m, d->bridges[i].ports[j]);
         for (size_t i = 0; i < d->n_bonds; i++)
                 r |= set_up(m, d->bonds[i].name);
-        for (size_t i = 0; i < d->n_vlans; i++)
+        /* The kernel refuses to open a VLAN device on a parent that is down (ENETDOWN); as
+         * in XAPI, plugging a VLAN brings up its tagged device first. */
+        for (size_t i = 0; i < d->n_vlans; i++) {
+                r |= set_up(m, d->vlans[i].parent);
                 r |= set_up(m, d->vlans[i].name);
+        }
         for (size_t i = 0; i < d->n_bridges; i++)
                 r |= set_up(m, d->bridges[i].name);
         for (size_t i = 0; i < d->n_down; i++) {

@@ -352,7 +352,10 @@ int main(int argc, char **argv)
         struct driver d = {0};
         d.base = event_base_new();
         d.in = evbuffer_new();
-        struct msg_server_config sc = {.path = path, .peer_timeout_ms = 3000};
+        /* $TS_PEER_TIMEOUT_MS: longer under QEMU's TCG (tests/kern), where netd stalls */
+        const char *pt = getenv("TS_PEER_TIMEOUT_MS");
+        struct msg_server_config sc = {.path = path,
+                                       .peer_timeout_ms = pt && atoi(pt) > 0 ? atoi(pt) : 3000};
         if (d.base == NULL || d.in == NULL || msg_server_new(d.base, &sc, &d.link) < 0) {
                 fprintf(stderr, "cannot bind %s\n", path);
                 return 1;

@@ -7,6 +7,7 @@
     sys.exit(t.done())
 """
 import contextlib
+import os
 import sys
 import traceback
 
@@ -38,6 +39,13 @@ class Tap:
             self._line("not ok %d - %s" % (self.n, name))
         else:
             self._line("ok %d - %s" % (self.n, name))
+
+    @staticmethod
+    def selected(name):
+        """False when $TS_CASES (substrings separated by '|') is set and none is in NAME: a
+        runner such as the kernel tier (tests/kern) runs only the cases it exists for."""
+        want = os.environ.get("TS_CASES")
+        return not want or any(w in name for w in want.split("|") if w)
 
     def skip(self, name, reason):
         self.n += 1

@@ -52,9 +52,10 @@ class Result:
 
 
 def boot(cache, share, run_sh, timeout=420, mem=2048, dom0_mem=1024, log_path=None,
-         on_line=None):
+         on_line=None, qemu_argv=None):
     """Writes RUN_SH into SHARE/run.sh, boots, returns a Result once dom0 powered off (or
-    the timeout struck: QEMU is killed, by its own pid)."""
+    the timeout struck: QEMU is killed, by its own pid).  QEMU_ARGV replaces the Xen command
+    line (tests/kern boots Linux alone with the same share and console handling)."""
     share = os.path.abspath(share)
     for path in (share, cache):
         if "," in path or " " in path:
@@ -76,6 +77,7 @@ def boot(cache, share, run_sh, timeout=420, mem=2048, dom0_mem=1024, log_path=No
            "-virtfs", "local,path=%s,mount_tag=hostshare,security_model=none,id=hostshare" % share,
            "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,"
            "multidevs=remap,id=hostroot"]
+    cmd = qemu_argv or cmd
     res = Result()
     logf = open(log_path, "w") if log_path else None
     t0 = time.monotonic()
