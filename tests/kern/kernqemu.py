@@ -9,8 +9,6 @@ console, the share and the timeout are handled by tests/xen/xenqemu.boot.
     res = kernqemu.boot(cache, share_dir, run_sh_text, timeout=300)
 """
 import os
-import shutil
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -23,16 +21,7 @@ B = xenqemu.B
 
 def prepare():
     """Runs tests/kern/prepare; returns (cache dir, None) or (None, reason to skip)."""
-    cache = os.path.join(TOP, "build", "xen-cache")
-    p = subprocess.run([os.path.join(TOP, "tests/kern/prepare"), cache], stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, text=True)
-    if p.returncode == 2:
-        return None, p.stdout.strip().splitlines()[-1] if p.stdout.strip() else "not preparable"
-    if p.returncode != 0:
-        raise RuntimeError("tests/kern/prepare failed:\n" + p.stdout)
-    if not shutil.which("qemu-system-x86_64"):
-        return None, "qemu-system-x86_64 not installed"
-    return cache, None
+    return xenqemu.prepare("tests/kern/prepare")
 
 
 def boot(cache, share, run_sh, timeout=300, mem=2048, cpus=2, log_path=None):

@@ -28,16 +28,16 @@ GUEST_KERNEL = "/tmp/xenguest/vmlinux"
 GUEST_RAMDISK = "/tmp/xenguest/initrd.gz"
 
 
-def prepare():
-    """Runs tests/xen/prepare; returns (cache dir, None) or (None, reason to skip)."""
+def prepare(script="tests/xen/prepare"):
+    """Runs SCRIPT (a tier's prepare); returns (cache dir, None) or (None, reason to skip)."""
     # One cache for every build flavour (B=build/asan too): it only holds Debian files.
     cache = os.path.join(TOP, "build", "xen-cache")
-    p = subprocess.run([os.path.join(TOP, "tests/xen/prepare"), cache], stdout=subprocess.PIPE,
+    p = subprocess.run([os.path.join(TOP, script), cache], stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, text=True)
     if p.returncode == 2:
         return None, p.stdout.strip().splitlines()[-1] if p.stdout.strip() else "not preparable"
     if p.returncode != 0:
-        raise RuntimeError("tests/xen/prepare failed:\n" + p.stdout)
+        raise RuntimeError("%s failed:\n%s" % (script, p.stdout))
     if not shutil.which("qemu-system-x86_64"):
         return None, "qemu-system-x86_64 not installed"
     return cache, None
