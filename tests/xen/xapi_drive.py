@@ -362,9 +362,9 @@ except Exception as e:  # the stack itself failed: one failing case with the log
     with t.case("stack in dom0"):
         raise AssertionError("%r\n%s" % (e, st.logs()))
 finally:
+    st.down()  # first: the logs then end with the daemons' exit (and sanitizer reports)
     out = os.environ.get("XAPI_DRIVE_LOGS")
     if out:
         os.system("cp -r %s/log %s/ 2>/dev/null" % (st.dir, out))
         os.system("cp %s/run/domd/*.log %s/ 2>/dev/null" % (st.dir, out))
-    st.down()
 sys.exit(t.done())
