@@ -25,6 +25,7 @@ os.environ["TS_STACK_XAPID_EXTRA"] = "\n[msg]\npeer_timeout = %s\n" % os.environ
 if os.environ.get("XAPI_DRIVE_LOGS"):
     _san = "log_path=%s/sanitizer" % os.environ["XAPI_DRIVE_LOGS"]
     os.environ["ASAN_OPTIONS"] = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"), _san]))
+    os.environ.setdefault("TS_STACK_STOP_TIMEOUT", "60")  # the leak check at exit, under TCG
     os.environ["UBSAN_OPTIONS"] = ":".join(
         filter(None, [os.environ.get("UBSAN_OPTIONS"), _san, "print_stacktrace=1"]))
 from stacklib import Stack, ok  # noqa: E402
