@@ -148,6 +148,9 @@ static void attached(int status, const ProtobufCMessage *reply, const char *errt
                                        (const char *const *)rep->failure->params,
                                        rep->failure->n_params);
                 } else {
+                        /* replace the "" placeholders set when the requests were sent */
+                        free(o->disk->path);
+                        free(o->disk->format);
                         o->disk->path = xstrdup(rep->path);
                         o->disk->format = xstrdup(rep->format);
                 }

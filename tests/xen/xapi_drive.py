@@ -16,7 +16,18 @@ os.environ["TS_STACK_NETNS"] = "0"
 # restores a domain, or waits for a qcow2 disk's QEMU to come up (suspend images are now
 # written by a helper process), and dom0's single vCPU starves xapid itself for tens of
 # seconds at times (seen: 30-55 s with 15 s): xapid's default 3 s is far too tight here.
-os.environ["TS_STACK_XAPID_EXTRA"] = "\n[msg]\npeer_timeout = 30s\n"
+# XAPI_DRIVE_PEER_TIMEOUT (e.g. 3s) forces the churn instead: domds dropped and re-announced
+# during the calls.
+os.environ["TS_STACK_XAPID_EXTRA"] = "\n[msg]\npeer_timeout = %s\n" % os.environ.get(
+    "XAPI_DRIVE_PEER_TIMEOUT", "30s")
+# With an ASan build (B=build/asan), every daemon (xapid, stord, netd, the domds xapid spawns)
+# writes its sanitizer reports to the share, where the host test prints them.
+if os.environ.get("XAPI_DRIVE_LOGS"):
+    _san = "log_path=%s/sanitizer" % os.environ["XAPI_DRIVE_LOGS"]
+    os.environ["ASAN_OPTIONS"] = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"), _san]))
+    os.environ.setdefault("TS_STACK_STOP_TIMEOUT", "60")  # the leak check at exit, under TCG
+    os.environ["UBSAN_OPTIONS"] = ":".join(
+        filter(None, [os.environ.get("UBSAN_OPTIONS"), _san, "print_stacktrace=1"]))
 from stacklib import Stack, ok  # noqa: E402
 from tap import Tap  # noqa: E402
 from vmlib import vm_record  # noqa: E402
@@ -352,9 +363,9 @@ except Exception as e:  # the stack itself failed: one failing case with the log
     with t.case("stack in dom0"):
         raise AssertionError("%r\n%s" % (e, st.logs()))
 finally:
+    st.down()  # first: the logs then end with the daemons' exit (and sanitizer reports)
     out = os.environ.get("XAPI_DRIVE_LOGS")
     if out:
         os.system("cp -r %s/log %s/ 2>/dev/null" % (st.dir, out))
         os.system("cp %s/run/domd/*.log %s/ 2>/dev/null" % (st.dir, out))
-    st.down()
 sys.exit(t.done())
