@@ -29,7 +29,14 @@ mark nfs-server
 run() {
 	out=@SHARE@/$(echo "$1" | tr / _).tap
 	TS_CASES=$2 timeout 420 tests/$1 >"$out" 2>&1
-	echo "# exit status $?" >>"$out"
+	rc=$?
+	echo "# exit status $rc" >>"$out"
+	if [ $rc = 124 ]; then # timed out: what was still running, and the daemons' logs
+		ps -eo pid,stat,etime,wchan:24,args | sed 's/^/# /' >>"$out"
+		for f in /tmp/ts-*/log/*.log; do
+			[ -f "$f" ] && { echo "# == $f"; tail -n 40 "$f" | sed 's/^/# /'; } >>"$out"
+		done
+	fi
 	mark "$1" done
 }
 # bench 7's reconcile (bench/net_bench.py) with 100 networks, 20 VLANs and 2 bonds
