@@ -35,6 +35,7 @@
 
 #include "common/log.h"
 #include "common/uuid.h"
+#include "xapid/domd_zygote.h"
 
 LOG_MODULE(domd_spawn)
 
@@ -61,6 +62,7 @@ struct domd_spawner {
         char *path;
         char *config;
         bool use_systemd;
+        struct domd_zygote *zygote; /* NULL: exec each domd */
         char **overrides;
         size_t n_overrides;
         void (*exited)(void *arg, const char *uuid, int status);
@@ -113,6 +115,14 @@ static void spawn_one(struct domd_spawner *s, const char *uuid, bool spare, pid_
                 }
         }
         argv[n] = NULL;
+        if (s->zygote != NULL && !(s->use_systemd && !spare)) {
+                int r = domd_zygote_spawn(s->zygote, argv, pid_out);
+                if (r == 0)
+                        return;
+                if (r != -EAGAIN)
+                        log_info("domd zygote failed for %s (%s): exec instead", uuid,
+                                 strerror(-r));
+        }
         /* its own session, so that a domd outlives xapid and its terminal; no blocked
          * signals; stdin from /dev/null */
         posix_spawnattr_t attr;
@@ -460,6 +470,11 @@ int domd_spawner_new(struct event_base *base, const struct domd_spawn_config *cf
         }
         s->config = cfg->domd_config != NULL ? strdup(cfg->domd_config) : NULL;
         s->use_systemd = cfg->use_systemd;
+        if (cfg->zygote && !cfg->use_systemd && s->path != NULL) {
+                s->zygote = domd_zygote_new(s->path);
+                if (s->zygote == NULL)
+                        log_warnx("no domd zygote: each domd is exec'd");
+        }
         s->overrides = calloc(cfg->n_overrides + 1, sizeof(char *));
         for (size_t i = 0; s->overrides != NULL && i < cfg->n_overrides; i++)
                 s->overrides[s->n_overrides++] = strdup(cfg->overrides[i]);
@@ -493,6 +508,7 @@ void domd_spawner_free(struct domd_spawner *s)
         for (size_t i = 0; i < s->n_children; i++)
                 if (s->children[i].spare && s->children[i].pid > 0 && !s->children[i].reaped)
                         kill(s->children[i].pid, SIGTERM);
+        domd_zygote_free(s->zygote);
         if (s->refill != NULL)
                 event_free(s->refill);
         if (s->sigchld != NULL)
