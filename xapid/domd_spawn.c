@@ -117,8 +117,10 @@ static void spawn_one(struct domd_spawner *s, const char *uuid, bool spare, pid_
         argv[n] = NULL;
         if (s->zygote != NULL && !(s->use_systemd && !spare)) {
                 int r = domd_zygote_spawn(s->zygote, argv, pid_out);
-                if (r == 0)
+                if (r == 0) {
+                        log_info("domd %s forked by the zygote (pid %ld)", uuid, (long)*pid_out);
                         return;
+                }
                 if (r != -EAGAIN)
                         log_info("domd zygote failed for %s (%s): exec instead", uuid,
                                  strerror(-r));
