@@ -446,7 +446,7 @@ static int domd_main(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-        if (argc == 2 && strcmp(argv[1], DOMD_ZYGOTE_ARG) == 0)
+        if (argc >= 2 && strcmp(argv[1], DOMD_ZYGOTE_ARG) == 0)
                 return domd_zygote_serve(argc, argv, domd_main);
         return domd_main(argc, argv);
 }

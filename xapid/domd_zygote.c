@@ -101,7 +101,10 @@ static int start(struct domd_zygote *z)
                 close(sv[0]);
                 return -errno;
         }
-        char *const argv[] = {z->path, DOMD_ZYGOTE_ARG, NULL};
+        char room[DOMD_ZYGOTE_TITLE_ROOM + 1];
+        memset(room, ' ', DOMD_ZYGOTE_TITLE_ROOM);
+        room[DOMD_ZYGOTE_TITLE_ROOM] = '\0';
+        char *const argv[] = {z->path, DOMD_ZYGOTE_ARG, room, NULL};
         posix_spawnattr_t attr;
         posix_spawn_file_actions_t fa;
         sigset_t none, def;
@@ -120,7 +123,22 @@ static int start(struct domd_zygote *z)
         posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
         posix_spawn_file_actions_adddup2(&fa, theirs, DOMD_ZYGOTE_FD);
         pid_t pid;
-        int e = posix_spawn(&pid, z->path, &fa, &attr, argv, environ);
+        /* symbols resolved once, in the zygote, rather than lazily in each domd */
+        size_t n_env = 0;
+        while (environ[n_env] != NULL)
+                n_env++;
+        char **env = calloc(n_env + 2, sizeof(*env));
+        if (env == NULL) {
+                posix_spawn_file_actions_destroy(&fa);
+                posix_spawnattr_destroy(&attr);
+                close(theirs);
+                close(sv[0]);
+                return -ENOMEM;
+        }
+        memcpy(env, environ, n_env * sizeof(*env));
+        env[n_env] = "LD_BIND_NOW=1";
+        int e = posix_spawn(&pid, z->path, &fa, &attr, argv, env);
+        free(env);
         posix_spawn_file_actions_destroy(&fa);
         posix_spawnattr_destroy(&attr);
         close(theirs);
