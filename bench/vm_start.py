@@ -125,6 +125,8 @@ def main():
     ap.add_argument("--peer-timeout", default="20s", help="msg.peer_timeout (default 20s)")
     ap.add_argument("--spares", type=int, default=None,
                     help="vm.domd_spares: idle domds kept ready (default: xapid's)")
+    ap.add_argument("--no-zygote", action="store_true",
+                    help="vm.domd_zygote = false: exec each domd instead of forking it")
     ap.add_argument("--storm-only", action="store_true",
                     help="skip the one-by-one starts: the storm boots the VMs")
     ap.add_argument("--keep-log", metavar="PATH", help="copy xapid's log there at the end")
@@ -136,7 +138,8 @@ def main():
     os.environ.setdefault("TS_STACK_XAPID_EXTRA",
                           "\n[vm]\ndomd_heartbeat = %s\n[msg]\npeer_timeout = %s\n" %
                           (a.heartbeat, a.peer_timeout) +
-                          ("[vm]\ndomd_spares = %d\n" % a.spares if a.spares is not None else ""))
+                          ("[vm]\ndomd_spares = %d\n" % a.spares if a.spares is not None else "") +
+                          ("[vm]\ndomd_zygote = false\n" if a.no_zygote else ""))
     st = Stack("bench-vmstart")
     first = hundredth = last = storm = float("nan")
     privs = [0]

@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/proctitle.h"
+#include "domd/zygote.h"
 #include "common/uuid.h"
 #include "domd/domd.h"
 #include "domd/host_info_print.h"
@@ -354,7 +355,7 @@ int domd_become(struct domd *m, const char *uuid)
         return 0;
 }
 
-int main(int argc, char **argv)
+static int domd_main(int argc, char **argv)
 {
         struct domd *m = calloc(1, sizeof(*m));
         if (m == NULL)
@@ -441,4 +442,11 @@ int main(int argc, char **argv)
         daemon_fini(&m->d);
         free(m);
         return r;
+}
+
+int main(int argc, char **argv)
+{
+        if (argc >= 2 && strcmp(argv[1], DOMD_ZYGOTE_ARG) == 0)
+                return domd_zygote_serve(argc, argv, domd_main);
+        return domd_main(argc, argv);
 }

@@ -10,7 +10,13 @@
  * their Hello arrived.  A take renames the entry after the VM, so from then on it is that
  * VM's domd for domd_spawn_running() and the exit report.  The pool is refilled from a timer
  * on the loop: after a take (the exec then runs on the spawning thread, not in the call), and
- * a while after a spare died (so a domd that cannot start does not spin). */
+ * a while after a spare died (so a domd that cannot start does not spin).
+ *
+ * A child can exit, and be reaped by the SIGCHLD handler, before the spawning thread has
+ * recorded its pid (posix_spawn returns after the exec; a domd failing at once may be gone
+ * by then).  While a spawn is in flight (pid -1), the handler therefore keeps the pids it
+ * cannot match as orphans; the thread, recording a pid found among them, marks the entry
+ * reaped and raises SIGCHLD so that the exit is reported on the loop like any other. */
 #include "xapid/domd_spawn.h"
 
 #include <errno.h>
@@ -29,6 +35,7 @@
 
 #include "common/log.h"
 #include "common/uuid.h"
+#include "xapid/domd_zygote.h"
 
 LOG_MODULE(domd_spawn)
 
@@ -39,8 +46,15 @@ struct child {
         unsigned long seq;
         char uuid[UUID_STR_LEN]; /* the VM, or the spare's name */
         bool via_systemctl;
-        bool spare; /* not taken yet */
-        bool ready; /* spare: it said Hello */
+        bool spare;  /* not taken yet */
+        bool ready;  /* spare: it said Hello */
+        bool reaped; /* exited before its pid was recorded; report pending */
+        int status;  /* of the reaped exit */
+};
+
+struct orphan {
+        pid_t pid;
+        int status;
 };
 
 struct domd_spawner {
@@ -48,6 +62,7 @@ struct domd_spawner {
         char *path;
         char *config;
         bool use_systemd;
+        struct domd_zygote *zygote; /* NULL: exec each domd */
         char **overrides;
         size_t n_overrides;
         void (*exited)(void *arg, const char *uuid, int status);
@@ -58,6 +73,9 @@ struct domd_spawner {
         size_t n_children, cap;
         unsigned long next_seq;
         size_t queued; /* entries with pid 0 not yet spawned */
+        /* reaped while a spawn was in flight, pid not known yet */
+        struct orphan *orphans;
+        size_t n_orphans, orphans_cap;
         bool stop;
         pthread_t thread;
         bool have_thread;
@@ -97,6 +115,16 @@ static void spawn_one(struct domd_spawner *s, const char *uuid, bool spare, pid_
                 }
         }
         argv[n] = NULL;
+        if (s->zygote != NULL && !(s->use_systemd && !spare)) {
+                int r = domd_zygote_spawn(s->zygote, argv, pid_out);
+                if (r == 0) {
+                        log_info("domd %s forked by the zygote (pid %ld)", uuid, (long)*pid_out);
+                        return;
+                }
+                if (r != -EAGAIN)
+                        log_info("domd zygote failed for %s (%s): exec instead", uuid,
+                                 strerror(-r));
+        }
         /* its own session, so that a domd outlives xapid and its terminal; no blocked
          * signals; stdin from /dev/null */
         posix_spawnattr_t attr;
@@ -129,6 +157,39 @@ static void spawn_one(struct domd_spawner *s, const char *uuid, bool spare, pid_
 static void remove_at(struct domd_spawner *s, size_t i)
 {
         s->children[i] = s->children[--s->n_children];
+}
+
+/* Removes PID from the orphans (the lock held); true, with its STATUS, if it was there. */
+static bool take_orphan(struct domd_spawner *s, pid_t pid, int *status)
+{
+        for (size_t i = 0; i < s->n_orphans; i++)
+                if (s->orphans[i].pid == pid) {
+                        *status = s->orphans[i].status;
+                        s->orphans[i] = s->orphans[--s->n_orphans];
+                        return true;
+                }
+        return false;
+}
+
+/* Keeps PID as an orphan if a spawn is in flight (the lock held). */
+static void keep_orphan(struct domd_spawner *s, pid_t pid, int status)
+{
+        bool in_flight = false;
+        for (size_t i = 0; i < s->n_children && !in_flight; i++)
+                in_flight = s->children[i].pid == -1;
+        if (!in_flight)
+                return;
+        if (s->n_orphans == s->orphans_cap) {
+                size_t cap = s->orphans_cap ? s->orphans_cap * 2 : 8;
+                struct orphan *o = realloc(s->orphans, cap * sizeof(*o));
+                if (o == NULL) {
+                        log_warnx("cannot remember reaped pid %ld", (long)pid);
+                        return;
+                }
+                s->orphans = o;
+                s->orphans_cap = cap;
+        }
+        s->orphans[s->n_orphans++] = (struct orphan){pid, status};
 }
 
 static void *spawn_thread(void *arg)
@@ -164,20 +225,55 @@ static void *spawn_thread(void *arg)
                 pid_t pid = -1;
                 spawn_one(s, uuid, spare, &pid);
                 pthread_mutex_lock(&s->lock);
+                bool reaped = false;
                 for (size_t i = 0; i < s->n_children; i++)
                         if (s->children[i].seq == seq) {
-                                if (pid > 0)
+                                if (pid > 0) {
                                         s->children[i].pid = pid;
-                                else
+                                        reaped = take_orphan(s, pid, &s->children[i].status);
+                                        s->children[i].reaped = reaped;
+                                } else {
                                         remove_at(s, i);
+                                }
                                 break;
                         }
+                /* one spawn at a time: orphans left now were not domds of ours */
+                s->n_orphans = 0;
+                if (reaped) {
+                        pthread_mutex_unlock(&s->lock);
+                        /* the loop reports it (this thread blocks the signal; the loop not) */
+                        kill(getpid(), SIGCHLD);
+                        pthread_mutex_lock(&s->lock);
+                }
         }
         pthread_mutex_unlock(&s->lock);
         return NULL;
 }
 
 static void refill_later(struct domd_spawner *s, unsigned ms);
+
+static void report_exit(struct domd_spawner *s, const struct child *c, int status)
+{
+        if (c->spare) {
+                log_info("spare domd %s (pid %ld) exited (status %d)", c->uuid, (long)c->pid,
+                         status);
+                refill_later(s, SPARE_RESPAWN_MS);
+                return;
+        }
+        if (c->via_systemctl) {
+                if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                        log_warnx("systemctl start domd@%s failed (status %d)", c->uuid, status);
+                return;
+        }
+        if (WIFSIGNALED(status))
+                log_warnx("domd of vm %s (pid %ld) killed by signal %d", c->uuid, (long)c->pid,
+                          WTERMSIG(status));
+        else
+                log_info("domd of vm %s (pid %ld) exited with status %d", c->uuid, (long)c->pid,
+                         WEXITSTATUS(status));
+        if (s->exited != NULL)
+                s->exited(s->arg, c->uuid, status);
+}
 
 static void on_sigchld(evutil_socket_t sig, short what, void *arg)
 {
@@ -187,37 +283,34 @@ static void on_sigchld(evutil_socket_t sig, short what, void *arg)
         while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
                 pthread_mutex_lock(&s->lock);
                 size_t i = 0;
-                while (i < s->n_children && s->children[i].pid != pid)
+                while (i < s->n_children && (s->children[i].pid != pid || s->children[i].reaped))
                         i++;
                 if (i == s->n_children) {
-                        /* spawned so recently that the thread has not recorded it yet */
+                        /* perhaps spawned so recently that the thread has not recorded it */
+                        keep_orphan(s, pid, status);
                         pthread_mutex_unlock(&s->lock);
-                        log_debug("reaped pid %ld (not a known domd)", (long)pid);
+                        log_debug("reaped pid %ld (not a known domd yet)", (long)pid);
                         continue;
                 }
                 struct child c = s->children[i];
                 remove_at(s, i);
                 pthread_mutex_unlock(&s->lock);
-                if (c.spare) {
-                        log_info("spare domd %s (pid %ld) exited (status %d)", c.uuid, (long)pid,
-                                 status);
-                        refill_later(s, SPARE_RESPAWN_MS);
-                        continue;
+                report_exit(s, &c, status);
+        }
+        /* exits reaped before the thread recorded their pid */
+        for (;;) {
+                pthread_mutex_lock(&s->lock);
+                size_t i = 0;
+                while (i < s->n_children && !s->children[i].reaped)
+                        i++;
+                if (i == s->n_children) {
+                        pthread_mutex_unlock(&s->lock);
+                        break;
                 }
-                if (c.via_systemctl) {
-                        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                                log_warnx("systemctl start domd@%s failed (status %d)", c.uuid,
-                                          status);
-                        continue;
-                }
-                if (WIFSIGNALED(status))
-                        log_warnx("domd of vm %s (pid %ld) killed by signal %d", c.uuid, (long)pid,
-                                  WTERMSIG(status));
-                else
-                        log_info("domd of vm %s (pid %ld) exited with status %d", c.uuid, (long)pid,
-                                 WEXITSTATUS(status));
-                if (s->exited != NULL)
-                        s->exited(s->arg, c.uuid, status);
+                struct child c = s->children[i];
+                remove_at(s, i);
+                pthread_mutex_unlock(&s->lock);
+                report_exit(s, &c, c.status);
         }
 }
 
@@ -287,7 +380,7 @@ int domd_spare_take(struct domd_spawner *s, const char *uuid, char name[DOMD_SPA
         pthread_mutex_lock(&s->lock);
         for (size_t i = 0; i < s->n_children; i++) {
                 struct child *c = &s->children[i];
-                if (!c->spare || !c->ready || c->pid <= 0)
+                if (!c->spare || !c->ready || c->pid <= 0 || c->reaped)
                         continue;
                 snprintf(name, DOMD_SPARE_NAME_LEN, "%.15s", c->uuid);
                 snprintf(c->uuid, sizeof(c->uuid), "%s", uuid);
@@ -349,7 +442,7 @@ void domd_spawner_kill(struct domd_spawner *s, const char *uuid)
         pthread_mutex_lock(&s->lock);
         for (size_t i = 0; i < s->n_children; i++)
                 if (strcmp(s->children[i].uuid, uuid) == 0 && s->children[i].pid > 0 &&
-                    !s->children[i].via_systemctl)
+                    !s->children[i].reaped && !s->children[i].via_systemctl)
                         kill(s->children[i].pid, SIGTERM);
         pthread_mutex_unlock(&s->lock);
 }
@@ -379,6 +472,11 @@ int domd_spawner_new(struct event_base *base, const struct domd_spawn_config *cf
         }
         s->config = cfg->domd_config != NULL ? strdup(cfg->domd_config) : NULL;
         s->use_systemd = cfg->use_systemd;
+        if (cfg->zygote && !cfg->use_systemd && s->path != NULL) {
+                s->zygote = domd_zygote_new(s->path);
+                if (s->zygote == NULL)
+                        log_warnx("no domd zygote: each domd is exec'd");
+        }
         s->overrides = calloc(cfg->n_overrides + 1, sizeof(char *));
         for (size_t i = 0; s->overrides != NULL && i < cfg->n_overrides; i++)
                 s->overrides[s->n_overrides++] = strdup(cfg->overrides[i]);
@@ -410,8 +508,9 @@ void domd_spawner_free(struct domd_spawner *s)
         }
         /* idle spares are this xapid's alone */
         for (size_t i = 0; i < s->n_children; i++)
-                if (s->children[i].spare && s->children[i].pid > 0)
+                if (s->children[i].spare && s->children[i].pid > 0 && !s->children[i].reaped)
                         kill(s->children[i].pid, SIGTERM);
+        domd_zygote_free(s->zygote);
         if (s->refill != NULL)
                 event_free(s->refill);
         if (s->sigchld != NULL)
@@ -422,6 +521,7 @@ void domd_spawner_free(struct domd_spawner *s)
         free(s->path);
         free(s->config);
         free(s->children);
+        free(s->orphans);
         pthread_cond_destroy(&s->wake);
         pthread_mutex_destroy(&s->lock);
         free(s);

@@ -17,6 +17,7 @@ struct domd_spawn_config {
         const char *domd_path;   /* NULL or "": "domd" next to /proc/self/exe */
         const char *domd_config; /* passed with -c when the file exists */
         bool use_systemd;        /* systemctl start domd@UUID */
+        bool zygote;             /* not with systemd: fork domds from `domd --zygote` */
         /* passed as -o KEY=VALUE: run_dir, state_dir, log_level, sim.host_memory */
         const char *const *overrides;
         size_t n_overrides;

@@ -64,6 +64,9 @@ static const struct cfg_key schema[] = {
     {"vm.domd_spares", CFG_INT, "2", 0, 64,
      "idle domds kept started so that VM.start need not wait for one (0: none; not with "
      "vm.domd_systemd)"},
+    {"vm.domd_zygote", CFG_BOOL, "true", 0, 0,
+     "fork domds from a pre-loaded `domd --zygote` instead of exec'ing each (not with "
+     "vm.domd_systemd)"},
     {"vm.domd_heartbeat", CFG_DURATION, "1s", 100, 600000,
      "how often domds ping xapid (keep well under msg.peer_timeout)"},
     {"msg.peer_timeout", CFG_DURATION, "3s", 300, 3600000,
@@ -237,6 +240,7 @@ static void open_vms(struct xapid *a)
             .sim_host_memory = cfg_get_size(a->d.cfg, "sim.host_memory"),
             .domd_heartbeat_ms = (unsigned)cfg_get_duration_ms(a->d.cfg, "vm.domd_heartbeat"),
             .domd_spares = (unsigned)cfg_get_int(a->d.cfg, "vm.domd_spares"),
+            .domd_zygote = cfg_get_bool(a->d.cfg, "vm.domd_zygote"),
         };
         if (vms_init(&a->x, &vc) < 0)
                 fatalx("cannot set up the VM lifecycle");

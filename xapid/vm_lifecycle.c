@@ -1720,6 +1720,7 @@ int vms_init(struct xapi *x, const struct vms_config *cfg)
         struct domd_spawn_config sc = {.domd_path = cfg->domd_path,
                                        .domd_config = cfg->domd_config,
                                        .use_systemd = cfg->use_systemd,
+                                       .zygote = cfg->domd_zygote && !cfg->use_systemd,
                                        .overrides = ov,
                                        .n_overrides = 5};
         int r = domd_spawner_new(x->base, &sc, domd_exited, v, &v->spawner);

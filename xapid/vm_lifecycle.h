@@ -36,6 +36,7 @@ struct vms_config {
         uint64_t sim_host_memory;
         unsigned domd_heartbeat_ms; /* passed to the domds */
         unsigned domd_spares;       /* idle domds kept started for the next starts */
+        bool domd_zygote;           /* fork domds from `domd --zygote` */
 };
 
 /* Allocates x->vms and starts watching domd messages on x->msg.  Returns 0 or -errno. */
