@@ -75,6 +75,8 @@ void domd_forget_domain(struct domd *m, bool exit_soon);
 /* main.c */
 void domd_save_state(struct domd *m);
 void domd_set_title(struct domd *m);
+/* main.c: starts connecting to xapid as the spare it is (AS_SPARE), or as its VM's domd */
+int domd_connect(struct domd *m, bool as_spare, struct msg_link **out);
 void domd_arm_timer(struct domd *m);
 void domd_watch_domain(struct domd *m);
 /* A spare takes VM UUID's identity: files, control socket, title, and any domain of the VM

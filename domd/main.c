@@ -387,18 +387,7 @@ static int domd_main(int argc, char **argv)
         m->exit_ev = event_new(m->d.base, -1, 0, on_exit_ev, m);
         if (m->timer == NULL || m->exit_ev == NULL)
                 fatalx("out of memory");
-        char identity[128];
-        if (m->spare)
-                snprintf(identity, sizeof(identity), "%s", m->d.instance);
-        else
-                snprintf(identity, sizeof(identity), "domd/%s", m->d.instance);
-        struct msg_client_config cc = {.path = m->d.msg_path,
-                                       .identity = identity,
-                                       .role = "domd",
-                                       .version = TS_VERSION,
-                                       .heartbeat_ms =
-                                           (int)cfg_get_duration_ms(m->d.cfg, "domd.heartbeat")};
-        r = msg_client_new(m->d.base, &cc, &m->d.link);
+        r = domd_connect(m, m->spare, &m->d.link);
         if (r < 0)
                 fatalx("cannot connect to xapid at %s: %s", m->d.msg_path, strerror(-r));
         msg_link_set_state(m->d.link, "backend", hv_backend_name(m->hv));
@@ -442,6 +431,20 @@ static int domd_main(int argc, char **argv)
         daemon_fini(&m->d);
         free(m);
         return r;
+}
+
+/* Starts connecting to xapid as the spare it is (AS_SPARE), or as its VM's domd. */
+int domd_connect(struct domd *m, bool as_spare, struct msg_link **out)
+{
+        char identity[128];
+        snprintf(identity, sizeof(identity), "%s%s", as_spare ? "" : "domd/", m->d.instance);
+        struct msg_client_config cc = {.path = m->d.msg_path,
+                                       .identity = identity,
+                                       .role = "domd",
+                                       .version = TS_VERSION,
+                                       .heartbeat_ms =
+                                           (int)cfg_get_duration_ms(m->d.cfg, "domd.heartbeat")};
+        return msg_client_new(m->d.base, &cc, out);
 }
 
 int main(int argc, char **argv)

@@ -39,20 +39,6 @@ static void on_spare_link_done(evutil_socket_t fd, short what, void *arg)
         m->spare_link = NULL;
 }
 
-/* Starts connecting as domd/<uuid> (the connection comes up while the domain is built). */
-static int connect_as_vm(struct domd *m, struct msg_link **out)
-{
-        char identity[128];
-        snprintf(identity, sizeof(identity), "domd/%s", m->d.instance);
-        struct msg_client_config cc = {.path = m->d.msg_path,
-                                       .identity = identity,
-                                       .role = "domd",
-                                       .version = TS_VERSION,
-                                       .heartbeat_ms =
-                                           (int)cfg_get_duration_ms(m->d.cfg, "domd.heartbeat")};
-        return msg_client_new(m->d.base, &cc, out);
-}
-
 /* Moves to link L: the state summary a domd started for the VM announces, the handlers. */
 static void switch_link(struct domd *m, struct msg_link *l)
 {
@@ -92,7 +78,7 @@ static int on_spare_build(struct msg_link *l, const struct msg_origin *from,
         if (r < 0)
                 return r;
         struct msg_link *vm_link;
-        int e = connect_as_vm(m, &vm_link);
+        int e = domd_connect(m, false, &vm_link);
         if (e < 0)
                 fatalx("cannot connect to xapid as the domd of vm %s: %s", m->d.instance,
                        strerror(-e));

@@ -64,6 +64,8 @@ int domd_zygote_serve(int argc, char **argv, int (*run)(int argc, char **argv))
         int fd = DOMD_ZYGOTE_FD;
         /* xapid's own signals: a terminal's ^C reaches xapid, which closes our socket */
         signal(SIGINT, SIG_IGN);
+        /* every symbol is bound by now; what the domds run (pygrub, QEMU, qemu-img) need not */
+        unsetenv("LD_BIND_NOW");
         static char buf[DOMD_ZYGOTE_MAX + 1];
         for (;;) {
                 ssize_t n = recv(fd, buf, DOMD_ZYGOTE_MAX, 0);

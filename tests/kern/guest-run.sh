@@ -28,7 +28,7 @@ mark nfs-server
 # run PROGRAM CASES: CASES ('|'-separated substrings, empty: all) through $TS_CASES
 run() {
 	out=@SHARE@/$(echo "$1" | tr / _).tap
-	TS_CASES=$2 timeout 420 tests/$1 >"$out" 2>&1
+	TS_CASES=$2 timeout 600 tests/$1 >"$out" 2>&1
 	rc=$?
 	echo "# exit status $rc" >>"$out"
 	if [ $rc = 124 ]; then # timed out: what was still running, and the daemons' logs
@@ -41,7 +41,7 @@ run() {
 }
 # bench 7's reconcile (bench/net_bench.py) with 100 networks, 20 VLANs and 2 bonds
 bench() {
-	timeout 240 python3 -c '
+	timeout 300 python3 -c '
 import sys
 sys.path.insert(0, "bench")
 import net_bench
