@@ -58,14 +58,15 @@ static void set_title(int argc, char **argv)
 
 int domd_zygote_serve(int argc, char **argv, int (*run)(int argc, char **argv))
 {
+        /* every symbol is bound by now; what the domds run (pygrub, QEMU, qemu-img) need not
+         * be (before proctitle_init, which moves the environment to the heap) */
+        unsetenv("LD_BIND_NOW");
         /* the title space of this process is what the domds inherit */
         proctitle_init(argc, argv);
         proctitle_set("domd --zygote");
         int fd = DOMD_ZYGOTE_FD;
         /* xapid's own signals: a terminal's ^C reaches xapid, which closes our socket */
         signal(SIGINT, SIG_IGN);
-        /* every symbol is bound by now; what the domds run (pygrub, QEMU, qemu-img) need not */
-        unsetenv("LD_BIND_NOW");
         static char buf[DOMD_ZYGOTE_MAX + 1];
         for (;;) {
                 ssize_t n = recv(fd, buf, DOMD_ZYGOTE_MAX, 0);
