@@ -1559,7 +1559,11 @@ void vms_domd_peer(struct xapi *x, const struct msg_peer_info *p, int up)
                 rt->hello_wait = NULL;
                 event_del(c->timer);
                 call_done(c, 0, &err);
-                return;
+                /* what the domain did between its build and this Hello (a guest that
+                 * rebooted or crashed at once) was told on the spare's link, which is gone:
+                 * the Hello's state tells it again */
+                vm = vm_row(v, uuid);
+                gen = db_generation(x->db);
         }
         if (rt->pending != NULL) {
                 struct call *c = rt->pending;
