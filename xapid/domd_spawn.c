@@ -89,6 +89,26 @@ struct domd_spawner {
 #define SPARE_NAME_PREFIX "spare-"
 #define SPARE_NAME_HEX    8
 
+/* A domd's start: its own session, so that it outlives xapid and its terminal; no blocked
+ * signals and default dispositions for those xapid handles; stdin from /dev/null. */
+void domd_spawn_attrs(posix_spawnattr_t *attr, posix_spawn_file_actions_t *fa)
+{
+        sigset_t none, def;
+        sigemptyset(&none);
+        sigemptyset(&def);
+        sigaddset(&def, SIGCHLD);
+        sigaddset(&def, SIGTERM);
+        sigaddset(&def, SIGINT);
+        sigaddset(&def, SIGPIPE);
+        posix_spawnattr_init(attr);
+        posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+                                           POSIX_SPAWN_SETSIGDEF);
+        posix_spawnattr_setsigmask(attr, &none);
+        posix_spawnattr_setsigdefault(attr, &def);
+        posix_spawn_file_actions_init(fa);
+        posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0);
+}
+
 static void spawn_one(struct domd_spawner *s, const char *uuid, bool spare, pid_t *pid_out)
 {
         const char *argv[64];
@@ -125,24 +145,9 @@ static void spawn_one(struct domd_spawner *s, const char *uuid, bool spare, pid_
                         log_info("domd zygote failed for %s (%s): exec instead", uuid,
                                  strerror(-r));
         }
-        /* its own session, so that a domd outlives xapid and its terminal; no blocked
-         * signals; stdin from /dev/null */
         posix_spawnattr_t attr;
         posix_spawn_file_actions_t fa;
-        sigset_t none, def;
-        sigemptyset(&none);
-        sigemptyset(&def);
-        sigaddset(&def, SIGCHLD);
-        sigaddset(&def, SIGTERM);
-        sigaddset(&def, SIGINT);
-        sigaddset(&def, SIGPIPE);
-        posix_spawnattr_init(&attr);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
-                                            POSIX_SPAWN_SETSIGDEF);
-        posix_spawnattr_setsigmask(&attr, &none);
-        posix_spawnattr_setsigdefault(&attr, &def);
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        domd_spawn_attrs(&attr, &fa);
         int e = s->use_systemd && !spare
                     ? posix_spawnp(pid_out, argv[0], &fa, &attr, (char *const *)argv, environ)
                     : posix_spawn(pid_out, argv[0], &fa, &attr, (char *const *)argv, environ);

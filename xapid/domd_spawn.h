@@ -7,6 +7,7 @@
 #ifndef TS_XAPID_DOMD_SPAWN_H
 #define TS_XAPID_DOMD_SPAWN_H
 
+#include <spawn.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -53,5 +54,8 @@ bool domd_spare_ready(struct domd_spawner *s);
 /* Makes a ready spare the domd of VM UUID, fills NAME with its msg identity (to which the
  * Build goes) and refills the pool soon.  Returns 0 or -ENOENT (none ready). */
 int domd_spare_take(struct domd_spawner *s, const char *uuid, char name[DOMD_SPARE_NAME_LEN]);
+
+/* The attributes every domd (and the zygote) is started with (domd_spawn.c). */
+void domd_spawn_attrs(posix_spawnattr_t *attr, posix_spawn_file_actions_t *fa);
 
 #endif

@@ -7,6 +7,8 @@
  * request starts a new zygote, at most once per RESTART_INTERVAL_S. */
 #include "xapid/domd_zygote.h"
 
+#include "xapid/domd_spawn.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -107,20 +109,7 @@ static int start(struct domd_zygote *z)
         char *const argv[] = {z->path, DOMD_ZYGOTE_ARG, room, NULL};
         posix_spawnattr_t attr;
         posix_spawn_file_actions_t fa;
-        sigset_t none, def;
-        sigemptyset(&none);
-        sigemptyset(&def);
-        sigaddset(&def, SIGCHLD);
-        sigaddset(&def, SIGTERM);
-        sigaddset(&def, SIGINT);
-        sigaddset(&def, SIGPIPE);
-        posix_spawnattr_init(&attr);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
-                                            POSIX_SPAWN_SETSIGDEF);
-        posix_spawnattr_setsigmask(&attr, &none);
-        posix_spawnattr_setsigdefault(&attr, &def);
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        domd_spawn_attrs(&attr, &fa);
         posix_spawn_file_actions_adddup2(&fa, theirs, DOMD_ZYGOTE_FD);
         pid_t pid;
         /* symbols resolved once, in the zygote, rather than lazily in each domd */
