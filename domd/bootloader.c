@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/monotime.h"
 #include "common/log.h"
 #include "domd/bootloader.h"
 
@@ -26,13 +27,6 @@ static const char *pygrub_path(void)
 {
         const char *p = getenv("TS_PYGRUB");
         return p && *p ? p : "/usr/lib/xen-4.17/bin/pygrub";
-}
-
-static uint64_t mono_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* The disk the bootloader reads: the first that is not a CD. */
@@ -83,7 +77,7 @@ static int run(char *const argv[], const char *err_path, char *msg, size_t len)
                 _exit(127);
         }
         close(err);
-        uint64_t deadline = mono_ms() + PYGRUB_TIMEOUT_MS;
+        uint64_t deadline = monotonic_ms() + PYGRUB_TIMEOUT_MS;
         int st = 0;
         for (;;) {
                 pid_t r = waitpid(pid, &st, WNOHANG);
@@ -91,7 +85,7 @@ static int run(char *const argv[], const char *err_path, char *msg, size_t len)
                         break;
                 if (r < 0 && errno != EINTR)
                         return -errno;
-                if (mono_ms() > deadline) {
+                if (monotonic_ms() > deadline) {
                         kill(pid, SIGKILL);
                         waitpid(pid, NULL, 0);
                         snprintf(msg, len, "%s timed out after %d s", argv[0],
@@ -189,7 +183,7 @@ int bootloader_run(const Ts__Dom__Spec *spec, struct boot_files *out, const char
                 argv[n++] = args_opt;
         argv[n++] = disk->path;
         argv[n] = NULL;
-        uint64_t t0 = mono_ms();
+        uint64_t t0 = monotonic_ms();
         int r = run(argv, err, msg, 256);
         free(bl_args);
         free(args_opt);
@@ -201,7 +195,7 @@ int bootloader_run(const Ts__Dom__Spec *spec, struct boot_files *out, const char
                 return r;
         }
         log_info("pygrub on %s in %llu ms: kernel %s, ramdisk %s, args '%s'", disk->path,
-                 (unsigned long long)(mono_ms() - t0), out->kernel,
+                 (unsigned long long)(monotonic_ms() - t0), out->kernel,
                  out->ramdisk ? out->ramdisk : "-", out->cmdline ? out->cmdline : "");
         return 0;
 }

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/monotime.h"
 #include "common/log.h"
 #include "domd/hv_xc.h"
 
@@ -26,13 +27,6 @@ static const char *dm_binary(void)
 {
         const char *b = getenv("TS_XEN_QEMU");
         return b && *b ? b : "/usr/libexec/xen-qemu-system-i386";
-}
-
-static uint64_t mono_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static struct xc_dm *dm_find(struct xcb *x, uint32_t domid)
@@ -123,7 +117,7 @@ int xc_qdisk_ensure(struct xcb *x, uint32_t domid)
         char *const argv[] = {(char *)bin,  "-xen-domid", dom,    "-xen-attach",  "-machine",
                               "xenpv",      "-name",      name,   "-nodefaults",  "-no-user-config",
                               "-nographic", "-display",   "none", "-no-shutdown", NULL};
-        uint64_t t0 = mono_ms();
+        uint64_t t0 = monotonic_ms();
         pid_t pid = fork();
         if (pid < 0)
                 return -errno;
@@ -146,7 +140,7 @@ int xc_qdisk_ensure(struct xcb *x, uint32_t domid)
                                   domid, log_path);
                         return -EIO;
                 }
-                if (mono_ms() - t0 > DM_START_TIMEOUT_MS) {
+                if (monotonic_ms() - t0 > DM_START_TIMEOUT_MS) {
                         log_warnx("xc: device model of domain %" PRIu32 " not running after %d ms",
                                   domid, DM_START_TIMEOUT_MS);
                         xc_qdisk_stop(x, domid);
@@ -156,7 +150,7 @@ int xc_qdisk_ensure(struct xcb *x, uint32_t domid)
                 nanosleep(&ts, NULL);
         }
         log_info("xc: device model (QEMU pid %d) of domain %" PRIu32 " running in %" PRIu64 " ms",
-                 (int)pid, domid, mono_ms() - t0);
+                 (int)pid, domid, monotonic_ms() - t0);
         return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/monotime.h"
 #include "common/log.h"
 #include "domd/hv_xc.h"
 
@@ -19,17 +20,10 @@ LOG_MODULE(hv_xc_suspend)
 #define IMG_HEADER 512 /* bytes, NUL-padded text */
 #define KiB        1024ULL
 
-static uint64_t mono_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Waits until DOMID shut down; 0 for a suspend, -ECANCELED for another reason. */
 static int wait_suspended(struct xcb *x, uint32_t domid, unsigned timeout_ms)
 {
-        uint64_t deadline = mono_ms() + timeout_ms;
+        uint64_t deadline = monotonic_ms() + timeout_ms;
         for (;;) {
                 xc_domaininfo_t di;
                 int r = xc_be_getinfo(x, domid, &di);
@@ -44,7 +38,7 @@ static int wait_suspended(struct xcb *x, uint32_t domid, unsigned timeout_ms)
                                   hv_shutdown_reason_name((enum hv_shutdown_reason)why));
                         return -ECANCELED;
                 }
-                if (mono_ms() >= deadline)
+                if (monotonic_ms() >= deadline)
                         return -ETIMEDOUT;
                 struct timespec ts = {0, 2 * 1000 * 1000};
                 nanosleep(&ts, NULL);
@@ -115,7 +109,7 @@ int xc_be_domain_suspend(struct hv *h, uint32_t domid, int fd, unsigned timeout_
         free(type);
         free(target);
         free(smax);
-        uint64_t t0 = mono_ms();
+        uint64_t t0 = monotonic_ms();
         if (!(di.flags & XEN_DOMINF_shutdown)) {
                 if ((r = hv_xc_ops.domain_shutdown(h, domid, HV_SHUTDOWN_SUSPEND)) < 0)
                         goto out;
@@ -131,7 +125,7 @@ int xc_be_domain_suspend(struct hv *h, uint32_t domid, int fd, unsigned timeout_
         } else if ((r = wait_suspended(x, domid, 0)) < 0) {
                 goto out;
         }
-        uint64_t t1 = mono_ms();
+        uint64_t t1 = monotonic_ms();
         if ((r = write_all(fd, hdr, sizeof(hdr))) < 0)
                 goto out;
         struct save_callbacks cb = {.suspend = already_suspended,
@@ -143,7 +137,7 @@ int xc_be_domain_suspend(struct hv *h, uint32_t domid, int fd, unsigned timeout_
         }
         log_info("xc: domain %" PRIu32 " suspended in %" PRIu64 " ms, image written in %" PRIu64
                  " ms",
-                 domid, t1 - t0, mono_ms() - t1);
+                 domid, t1 - t0, monotonic_ms() - t1);
 out:
         if (vm)
                 xcs_rm(x, "%s/shutdown-request", vm);

@@ -9,19 +9,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/monotime.h"
 #include "common/log.h"
 #include "domd/bootloader.h"
 #include "domd/domd.h"
 #include "domd/suspend_job.h"
 
 LOG_MODULE(domd_serve)
-
-static uint64_t now_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* ---- replies ------------------------------------------------------------------------------ */
 
@@ -384,7 +378,7 @@ static int start_wait(struct domd *m, const struct msg_origin *from, bool reboot
         m->wait.reboot = reboot;
         m->wait.from = *from;
         m->wait.from.type = NULL;
-        uint64_t now = now_ms();
+        uint64_t now = monotonic_ms();
         m->wait.timeout_ms = timeout_ms ? timeout_ms : 1200000;
         m->wait.deadline_ms = now + m->wait.timeout_ms;
         m->wait.ack_deadline_ms = now + (ack_ms ? ack_ms : m->wait.timeout_ms);
@@ -825,7 +819,7 @@ void domd_check_wait(struct domd *m)
                 wait_done(m, info.shutdown_reason);
                 return;
         }
-        uint64_t now = now_ms();
+        uint64_t now = monotonic_ms();
         struct reply r;
         memset(&r, 0, sizeof(r));
         if (now >= m->wait.ack_deadline_ms && !info.request_acked) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "api/model_gen.h"
+#include "common/monotime.h"
 #include "common/ctl.h"
 #include "common/daemon.h"
 #include "common/log.h"
@@ -129,13 +130,6 @@ struct peer_text {
         uint64_t now_ms;
 };
 
-static uint64_t mono_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void add_peer_line(const struct msg_peer_info *p, void *arg)
 {
         struct peer_text *t = arg;
@@ -159,7 +153,7 @@ static void cmd_peers(struct ctl_req *req, int argc, char **argv, void *ctx)
 {
         struct xapid *a = ctx;
         char buf[16384] = "";
-        struct peer_text t = {buf, sizeof(buf), 0, mono_ms()};
+        struct peer_text t = {buf, sizeof(buf), 0, monotonic_ms()};
         size_t n = msg_link_peers(a->msg, add_peer_line, &t);
         if (n == 0)
                 snprintf(buf, sizeof(buf), "no peers connected\n");
@@ -172,7 +166,7 @@ static void cmd_status(struct ctl_req *req, int argc, char **argv, void *ctx)
         struct http_server_stats hs;
         http_server_get_stats(a->http, &hs);
         char peers[16384] = "";
-        struct peer_text t = {peers, sizeof(peers), 0, mono_ms()};
+        struct peer_text t = {peers, sizeof(peers), 0, monotonic_ms()};
         size_t n = msg_link_peers(a->msg, add_peer_line, &t);
         ctl_replyf(req, CTL_OK,
                    "xapid pid %ld up %lds, https port %u\n"
