@@ -285,7 +285,7 @@ static void adopt(struct domd *m)
         if (hv_domain_find(m->hv, m->d.instance, &domid) == 0) {
                 m->have_domain = true;
                 m->domid = domid;
-                struct hv_domain_info info;
+                struct hv_domain_info info = {0};
                 if (hv_domain_info(m->hv, domid, &info) == 0) {
                         if (m->name[0] == '\0')
                                 snprintf(m->name, sizeof(m->name), "%s", info.name);
@@ -294,6 +294,19 @@ static void adopt(struct domd *m)
                                          hv_domain_type_name(info.type));
                 }
                 log_info("adopting domain %u of vm %s", domid, m->d.instance);
+                if (info.state == HV_STATE_SHUTDOWN &&
+                    info.shutdown_reason == HV_SHUTDOWN_SUSPEND) {
+                        /* suspended for a save that nobody makes any more (the domd that
+                         * asked died; its save helper died with it): the guest runs on, as
+                         * after a cancelled suspend */
+                        int r = hv_domain_resume(m->hv, domid);
+                        if (r < 0)
+                                log_warnx("domain %u: left suspended, cannot resume it: %s", domid,
+                                          strerror(-r));
+                        else
+                                log_warnx("domain %u was left suspended without a save: resumed",
+                                          domid);
+                }
                 domd_save_state(m);
         } else if (had) {
                 log_warnx("domain %u of vm %s vanished while nobody watched", saved, m->d.instance);

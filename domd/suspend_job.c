@@ -5,7 +5,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -84,6 +86,7 @@ int suspend_job_start(struct domd *m, const struct msg_origin *from, int fd, con
                 return r;
         }
         const char *backend = hv_backend_name(m->hv);
+        pid_t parent = getpid();
         pid_t pid = fork();
         if (pid < 0) {
                 int r = -errno;
@@ -94,6 +97,10 @@ int suspend_job_start(struct domd *m, const struct msg_origin *from, int fd, con
         }
         if (pid == 0) {
                 close(p[0]);
+                /* a save nobody waits for is useless: the helper ends with its domd (whose
+                 * successor resumes the domain) */
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                        _exit(127);
                 run_child(backend, m->domid, fd, timeout_ms, p[1]);
         }
         close(p[1]);

@@ -86,6 +86,10 @@ struct vmrt {
         struct vmrt *next;
         char uuid[UUID_STR_LEN];
         bool domd_up;
+        /* a call ended without the domd's answer (it was dropped or died mid-call): whether
+         * the domain was built, destroyed or left alone is unknown until a domd of the VM
+         * announces itself again, so one is started even for a VM that is not live */
+        bool unsure;
         struct call *op;         /* the call running on the VM */
         struct call *pending;    /* == op while waiting for the domd to connect */
         struct call *hello_wait; /* == op: built by a spare, waiting for its Hello as the VM's */
@@ -115,6 +119,7 @@ struct vms {
 
 static int call_run(struct call *c, struct api_error *err);
 static bool vm_is_live(const struct api_VM *r);
+static bool domd_needed(struct vmrt *rt, struct db_row *vm);
 static void call_done(struct call *c, int r, struct api_error *err);
 static void wake_waiters(struct vmrt *rt);
 
@@ -555,6 +560,10 @@ static void call_done(struct call *c, int r, struct api_error *err)
         if (rt->hello_wait == c)
                 rt->hello_wait = NULL;
         untrack(c);
+        if (rt->unsure && !rt->domd_up) {
+                struct timeval tv = {0, RESPAWN_DELAY * 1000};
+                evtimer_add(rt->respawn, &tv); /* on_respawn: once no call runs */
+        }
         if (c->req != NULL)
                 rpc_resume(c->req, r, err);
         else
@@ -772,8 +781,7 @@ static bool launch_wanted(void *arg, const char *uuid)
                 return false;
         if (rt->pending != NULL)
                 return true;
-        struct db_row *vm = vm_row(v, uuid);
-        return vm != NULL && vm_is_live(vm->rec);
+        return domd_needed(rt, vm_row(v, uuid));
 }
 
 /* ... and it started now: a call's connect timeout counts from here. */
@@ -921,6 +929,7 @@ static void on_status(int status, const ProtobufCMessage *reply, const char *err
         struct api_error err = {0};
         const Ts__Dom__Status *st = (const Ts__Dom__Status *)reply;
         struct db_row *vm = db_get(x->db, &mclass_VM, c->vm_ref);
+        c->rt->unsure = status < 0; /* an answer tells the domain's state */
         if (status < 0 && c->spare_used && !c->domd_retried) {
                 /* whatever state the spare is in, it is not to be used; the call goes on
                  * with a domd of its own once the spare is gone */
@@ -1478,6 +1487,13 @@ static bool vm_is_live(const struct api_VM *r)
                r->power_state == API_VM_POWER_STATE_PAUSED;
 }
 
+/* Whether the VM (VM's row, NULL once destroyed) should have a domd although no call asks
+ * for one: its domain runs, or what became of it is unknown. */
+static bool domd_needed(struct vmrt *rt, struct db_row *vm)
+{
+        return vm != NULL && (rt->unsure || vm_is_live(vm->rec));
+}
+
 static void check_reconciled(struct vms *v);
 
 /* A domd announced itself: its domain's state as the datamodel sees it. */
@@ -1544,7 +1560,7 @@ void vms_domd_peer(struct xapi *x, const struct msg_peer_info *p, int up)
         uint64_t gen = db_generation(x->db);
         if (!up) {
                 rt->domd_up = false;
-                if (vm != NULL && vm_is_live(vm->rec) && rt->op == NULL) {
+                if (domd_needed(rt, vm) && rt->op == NULL) {
                         log_warnx("vm %s: its domd is gone; starting another", uuid);
                         struct timeval tv = {0, RESPAWN_DELAY * 1000};
                         evtimer_add(rt->respawn, &tv);
@@ -1577,6 +1593,7 @@ void vms_domd_peer(struct xapi *x, const struct msg_peer_info *p, int up)
         }
         if (vm == NULL || rt->op != NULL)
                 return;
+        rt->unsure = false; /* the Hello tells what the domain is */
         reconcile(v, rt, vm, p);
         if (db_generation(x->db) != gen)
                 commit(x); /* a domd announcing what is known already changes nothing */
@@ -1588,7 +1605,7 @@ static void on_respawn(evutil_socket_t fd, short what, void *arg)
         struct vmrt *rt = arg;
         struct vms *v = rt->v;
         struct db_row *vm = vm_row(v, rt->uuid);
-        if (rt->domd_up || rt->op != NULL || vm == NULL || !vm_is_live(vm->rec))
+        if (rt->domd_up || rt->op != NULL || !domd_needed(rt, vm))
                 return;
         start_domd(v, rt);
 }
@@ -1606,8 +1623,14 @@ static void domd_exited(void *arg, const char *uuid, int status)
                 return;
         }
         struct db_row *vm = vm_row(v, uuid);
-        if (vm != NULL && vm_is_live(vm->rec) && rt->op == NULL) {
-                log_warnx("vm %s: its domd exited while the VM runs; starting another", uuid);
+        if (domd_needed(rt, vm) && rt->op == NULL) {
+                if (vm_is_live(vm->rec))
+                        log_warnx("vm %s: its domd exited while the VM runs; starting another",
+                                  uuid);
+                else
+                        log_info("vm %s: its last call ended unanswered; a domd is started "
+                                 "to learn whether it has a domain",
+                                 uuid);
                 struct timeval tv = {0, RESPAWN_DELAY * 1000};
                 evtimer_add(rt->respawn, &tv);
         }
