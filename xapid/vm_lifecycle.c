@@ -897,13 +897,25 @@ static int wait_for_domd(struct call *c)
         return 0;
 }
 
+/* The domd that built the VM's domain (a spare) has not announced itself as the VM's: the
+ * domain runs, and a domd is started for it unless one is on its way or a call deals with it. */
+static void hello_lost(struct vmrt *rt)
+{
+        if (!rt->domd_up && rt->op == NULL) {
+                struct timeval tv = {0, RESPAWN_DELAY * 1000};
+                evtimer_add(rt->respawn, &tv); /* on_respawn checks again */
+        }
+}
+
 static void on_hello_timeout(evutil_socket_t fd, short what, void *arg)
 {
         struct call *c = arg;
         struct api_error err = {0};
+        struct vmrt *rt = c->rt;
         log_warnx("vm %s: its domd (a spare) did not announce itself as the VM's within %ums",
-                  c->rt->uuid, c->v->cfg.domd_connect_ms);
-        call_done(c, 0, &err); /* the domain runs; the domd is waited for by the next call */
+                  rt->uuid, c->v->cfg.domd_connect_ms);
+        call_done(c, 0, &err); /* the domain runs */
+        hello_lost(rt);
 }
 
 /* The spare that built C's domain connects again as the VM's domd: C ends once it has said
@@ -929,6 +941,12 @@ static void on_status(int status, const ProtobufCMessage *reply, const char *err
         struct api_error err = {0};
         const Ts__Dom__Status *st = (const Ts__Dom__Status *)reply;
         struct db_row *vm = db_get(x->db, &mclass_VM, c->vm_ref);
+        log_debug("vm %s: %s answered: %s%s%s", c->rt->uuid, menum_vm_operations.values[c->op],
+                  status < 0       ? strerror(-status)
+                  : st->has_domain ? "a domain"
+                                   : "no domain",
+                  status >= 0 && st->failure != NULL ? ", failed: " : "",
+                  status >= 0 && st->failure != NULL ? st->failure->code : "");
         c->rt->unsure = status < 0; /* an answer tells the domain's state */
         if (status < 0 && c->spare_used && !c->domd_retried) {
                 /* whatever state the spare is in, it is not to be used; the call goes on
@@ -1621,6 +1639,15 @@ static void domd_exited(void *arg, const char *uuid, int status)
         if (rt->pending != NULL) {
                 start_domd(v, rt); /* the call waited for the previous domd to go */
                 return;
+        }
+        if (rt->hello_wait != NULL) {
+                /* the spare built the domain, answered, and died before its Hello */
+                struct call *c = rt->hello_wait;
+                struct api_error err = {0};
+                log_warnx("vm %s: its domd (a spare) exited before announcing itself as the VM's",
+                          uuid);
+                event_del(c->timer);
+                call_done(c, 0, &err);
         }
         struct db_row *vm = vm_row(v, uuid);
         if (domd_needed(rt, vm) && rt->op == NULL) {
