@@ -97,6 +97,9 @@ struct vmrt {
         struct event *respawn;
         struct vms *v;
         struct vm_restart_history restarts;
+        /* the image VDI of a suspend that ended unanswered: the domd may still finish the
+         * save (it was stopped, not dead) and answer late; that answer decides its fate */
+        char *orphan_image;
 };
 
 struct vms {
@@ -577,6 +580,17 @@ static void on_status(int status, const ProtobufCMessage *reply, const char *err
 
 static int wait_for_domd(struct call *c);
 
+/* The unanswered suspend's image (if any) is kept (SAVED: the VM's suspend_VDI) or deleted. */
+static void orphan_release(struct vms *v, struct db_row *vm, struct vmrt *rt, bool saved)
+{
+        if (rt->orphan_image == NULL)
+                return;
+        if (vm != NULL)
+                vm_image_written(v->x, vm, rt->orphan_image, saved);
+        free(rt->orphan_image);
+        rt->orphan_image = NULL;
+}
+
 static int send_request(struct call *c, const ProtobufCMessage *body, struct api_error *err)
 {
         struct xapi *x = c->v->x;
@@ -948,6 +962,11 @@ static void on_status(int status, const ProtobufCMessage *reply, const char *err
                   status >= 0 && st->failure != NULL ? ", failed: " : "",
                   status >= 0 && st->failure != NULL ? st->failure->code : "");
         c->rt->unsure = status < 0; /* an answer tells the domain's state */
+        if (status < 0 && c->kind == K_SUSPEND && c->image_vdi != NULL && vm != NULL) {
+                orphan_release(v, vm, c->rt, false);
+                c->rt->orphan_image = c->image_vdi;
+                c->image_vdi = NULL;
+        }
         if (status < 0 && c->spare_used && !c->domd_retried) {
                 /* whatever state the spare is in, it is not to be used; the call goes on
                  * with a domd of its own once the spare is gone */
@@ -1486,6 +1505,14 @@ static int on_late_status(struct msg_link *l, const struct msg_origin *from,
                  st->has_domain ? st->state : "no domain");
         if (!st->has_domain)
                 rt->domd_up = false; /* a domd whose domain was destroyed exits */
+        if (rt->orphan_image != NULL && !st->has_domain && st->failure == NULL) {
+                /* the suspend finished after all: the VM is Suspended with its image */
+                orphan_release(v, vm, rt, true);
+                set_down(v, vm, API_VM_POWER_STATE_SUSPENDED);
+                commit(v->x);
+                return 0;
+        }
+        orphan_release(v, vm, rt, false);
         apply_status(v, vm, st, false);
         commit(v->x);
         return 0;
@@ -1636,6 +1663,11 @@ static void domd_exited(void *arg, const char *uuid, int status)
         domd_launch_settled(v->launcher, uuid);
         struct vmrt *rt = rt_get(v, uuid);
         rt->domd_up = false;
+        if (rt->orphan_image != NULL) {
+                /* the domd that could finish the unanswered suspend is gone */
+                orphan_release(v, vm_row(v, uuid), rt, false);
+                commit(v->x);
+        }
         if (rt->pending != NULL) {
                 start_domd(v, rt); /* the call waited for the previous domd to go */
                 return;
