@@ -70,6 +70,9 @@ static const struct cfg_key schema[] = {
      "vm.domd_systemd)"},
     {"vm.domd_heartbeat", CFG_DURATION, "1s", 100, 600000,
      "how often domds ping xapid (keep well under msg.peer_timeout)"},
+    {"vm.domd_idle_ping", CFG_DURATION, "60s", 0, 3600000,
+     "how often an idle domd pings xapid once xapid watches its process (pidfd); it pings "
+     "every vm.domd_heartbeat while it works on a request (0: always every heartbeat)"},
     {"msg.peer_timeout", CFG_DURATION, "3s", 300, 3600000,
      "a stord, netd or domd silent for this long is taken for gone"},
     {NULL},
@@ -233,6 +236,7 @@ static void open_vms(struct xapid *a)
             .log_level = cfg_get_str(a->d.cfg, "log_level"),
             .sim_host_memory = cfg_get_size(a->d.cfg, "sim.host_memory"),
             .domd_heartbeat_ms = (unsigned)cfg_get_duration_ms(a->d.cfg, "vm.domd_heartbeat"),
+            .domd_idle_ping_ms = (unsigned)cfg_get_duration_ms(a->d.cfg, "vm.domd_idle_ping"),
             .domd_spares = (unsigned)cfg_get_int(a->d.cfg, "vm.domd_spares"),
             .domd_zygote = cfg_get_bool(a->d.cfg, "vm.domd_zygote"),
         };
