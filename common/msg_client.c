@@ -317,6 +317,9 @@ static int start_monitor(struct msg_link *l)
         l->ev_monitor = event_new(l->base, fd, EV_READ | EV_PERSIST, on_monitor, l);
         if (l->ev_monitor == NULL || event_add(l->ev_monitor, NULL) < 0)
                 return -ENOMEM;
+        /* ZMQ_FD signals edges, and only once ZMQ_EVENTS has processed what is pending:
+         * look now, or the first events may never wake us */
+        event_active(l->ev_monitor, EV_READ, 0);
         return 0;
 }
 
