@@ -260,7 +260,8 @@ static void connection_event(struct msg_link *l, unsigned ev)
         if (ev == ZMQ_EVENT_DISCONNECTED) {
                 log_debug("%s: connection to xapid closed", l->identity);
                 server_lost(l, "connection closed");
-                l->hello_failures = 1; /* quick retries until it is back */
+                msg_link_fail_internal(l, -ECONNRESET); /* a Hello in flight is lost */
+                l->hello_failures = 1;                  /* quick retries until it is back */
                 schedule_tick(l, 0);
         } else if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
                 log_debug("%s: connected to xapid", l->identity);

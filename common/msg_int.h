@@ -119,6 +119,9 @@ int msg_link_request_ex(struct msg_link *l, const char *peer, const ProtobufCMes
  * and spares its internal ones. */
 void msg_link_fail_pending(struct msg_link *l, const char *peer, int status, int client_filter,
                            uint64_t keep_gen);
+/* Client: completes (with STATUS) our own Hellos and Pings still pending: the connection
+ * they went out on closed, nobody will answer them. */
+void msg_link_fail_internal(struct msg_link *l, int status);
 /* Logs a rejected frame at warn, at most 10 a second, then debug. */
 void msg_link_log_reject(struct msg_link *l, const char *peer, const char *what, int err);
 

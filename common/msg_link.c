@@ -213,6 +213,27 @@ void msg_link_fail_pending(struct msg_link *l, const char *peer, int status, int
         }
 }
 
+void msg_link_fail_internal(struct msg_link *l, int status)
+{
+        struct msg_pending *victims = NULL;
+        for (struct msg_pending **pp = &l->pending; *pp;) {
+                struct msg_pending *p = *pp;
+                if (p->internal) {
+                        *pp = p->next;
+                        p->next = victims;
+                        victims = p;
+                } else {
+                        pp = &p->next;
+                }
+        }
+        while (victims != NULL) {
+                struct msg_pending *p = victims;
+                victims = p->next;
+                p->cb(status, NULL, NULL, p->arg);
+                pending_free(p);
+        }
+}
+
 static void complete_reply(struct msg_link *l, struct msg_pending *p, const Ts__Envelope *env)
 {
         ProtobufCMessage *body = NULL;
