@@ -87,6 +87,7 @@ struct msg_link {
         uint64_t next_tick_ms;
         int idle_ping_ms;
         int watched;             /* the server watches our process (HelloAck.watched) */
+        int reconnecting;        /* the connection closed; not made anew yet */
         uint64_t await_since_ms; /* first Ping not answered by any frame since (0: none) */
         struct msg_owed *owed;   /* requests of the server not answered yet */
         size_t n_owed, owed_cap;

@@ -139,9 +139,10 @@ static void add_peer_line(const struct msg_peer_info *p, void *arg)
         if (t->off >= t->len)
                 return;
         int n = snprintf(t->buf + t->off, t->len - t->off,
-                         "%s role %s pid %d version %s up %llds seen %llums ago", p->identity,
+                         "%s role %s pid %d version %s up %llds seen %llums ago%s", p->identity,
                          p->role, p->pid, p->version, (long long)(time(NULL) - p->start_time),
-                         (unsigned long long)(t->now_ms - p->last_seen_ms));
+                         (unsigned long long)(t->now_ms - p->last_seen_ms),
+                         p->watched ? " watched" : "");
         for (size_t i = 0; i < p->n_state && n > 0 && t->off + (size_t)n < t->len; i++)
                 n += snprintf(t->buf + t->off + n, t->len - t->off - (size_t)n, " %s=%s",
                               p->state[i]->key, p->state[i]->value);

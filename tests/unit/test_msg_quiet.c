@@ -326,8 +326,7 @@ static void quiet_client_server_restart(void **state)
                         usleep(1000);
                 }
                 assert_true(msg_link_watched(cli));
-                print_message("listed by the new server after %llu ms\n",
-                              (unsigned long long)took);
+                print_message("listed by the new server after %llu ms\n", (unsigned long long)took);
                 /* ZeroMQ reconnects within its 1 s interval at most; the heartbeat is 10 s */
                 assert_true(took < 3000);
                 const struct msg_peer_info *p = msg_link_peer(f->srv, "domd/restart");
