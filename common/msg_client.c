@@ -261,12 +261,19 @@ static void connection_event(struct msg_link *l, unsigned ev)
                 log_debug("%s: connection to xapid closed", l->identity);
                 server_lost(l, "connection closed");
                 msg_link_fail_internal(l, -ECONNRESET); /* a Hello in flight is lost */
-                l->hello_failures = 1;                  /* quick retries until it is back */
+                l->reconnecting = 1;
+                l->hello_failures = 1; /* quick retries until it is back */
                 schedule_tick(l, 0);
         } else if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
                 log_debug("%s: connected to xapid", l->identity);
                 if (l->announced)
                         server_lost(l, "connection made anew");
+                /* A Hello sent since the connection closed may have gone into the closing
+                 * pipe (ZeroMQ notices the closure lazily) and wait for its timeout, many
+                 * heartbeats: the new connection gets a new one. */
+                if (l->reconnecting && !l->announced)
+                        msg_link_fail_internal(l, -ECONNRESET);
+                l->reconnecting = 0;
                 schedule_tick(l, 0);
         }
 }
