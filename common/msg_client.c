@@ -248,6 +248,9 @@ void msg_client_paid(struct msg_link *l, const struct msg_origin *from)
                 if (l->owed[i].id == from->request_id &&
                     l->owed[i].generation == from->generation) {
                         l->owed[i] = l->owed[--l->n_owed];
+                        /* the reply is a frame too: quiet again from now */
+                        if (l->n_owed == 0 && l->watched)
+                                schedule_tick(l, l->idle_ping_ms);
                         return;
                 }
 }

@@ -153,8 +153,15 @@ static int watch(struct msg_link *l, struct msg_peer *p, int pid)
         int fd = -1;
         errno = ENOSYS;
 #endif
-        if (fd < 0)
-                return -errno;
+        if (fd < 0) {
+                static int warned;
+                int err = errno;
+                if (!warned++)
+                        log_warnx("cannot watch the process of peer %s (pid %d): %s; such peers "
+                                  "heartbeat instead",
+                                  p->identity, pid, strerror(err));
+                return -err;
+        }
         p->pid_ev = event_new(l->base, fd, EV_READ, on_peer_exit, p);
         if (p->pid_ev == NULL || event_add(p->pid_ev, NULL) < 0) {
                 if (p->pid_ev != NULL)
