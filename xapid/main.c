@@ -74,7 +74,8 @@ static const struct cfg_key schema[] = {
      "how often an idle domd pings xapid once xapid watches its process (pidfd); it pings "
      "every vm.domd_heartbeat while it works on a request (0: always every heartbeat)"},
     {"msg.peer_timeout", CFG_DURATION, "3s", 300, 3600000,
-     "a stord, netd or domd silent for this long is taken for gone"},
+     "a stord, netd or domd silent for this long is taken for gone (a domd whose process "
+     "xapid watches: only while a request to it is pending)"},
     {NULL},
 };
 
