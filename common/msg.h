@@ -6,9 +6,18 @@
  * The layer itself handles ts.peer.Hello/HelloAck and Ping/Pong:
  *  - a client sends Hello on start, then Ping every heartbeat; it sends Hello again when a
  *    message shows that the server has a new generation, when a Pong says the server does
- *    not know it, or when no Pong came within the timeout (xapid restarted or stalled);
+ *    not know it, when no Pong came within the timeout (xapid restarted or stalled), or when
+ *    ZeroMQ's socket monitor reports the connection closed or made anew;
  *  - the server lists peers from their Hello, refreshes them on every frame, and drops a
  *    peer after peer_timeout_ms without a frame (a SIGKILLed domd disappears within that).
+ * Quiet peers (client idle_ping_ms > 0, the domds): the server watches the process named
+ * by Hello's pid through a pidfd and drops the peer when it exits; it says so in HelloAck
+ * (watched), and from then on the client pings every heartbeat only while it owes the
+ * server a reply, and every idle_ping_ms otherwise.  For a watched peer silence counts only
+ * while a request to it is pending: silent for peer_timeout_ms since the request was sent
+ * or its last frame, it is dropped (a stopped or wedged process).  So an idle host with a
+ * thousand domds exchanges nothing, and the server's periodic sweep walks only the peers
+ * that heartbeat and the pending requests.
  * Malformed, stale or unexpected frames are counted (msg_link_counters()), logged with rate
  * limiting, and dropped; nothing a peer sends is fatal.  A reply that arrives after its
  * request completed (timeout, peer dropped) counts as stale too, but is also passed to the
@@ -79,6 +88,8 @@ struct msg_client_config {
         uint64_t generation;  /* 0: derived from the clock */
         int heartbeat_ms;     /* Ping interval; 0 means 1000 */
         int timeout_ms;       /* no Pong for this long: Hello again; 0 means 3 * heartbeat */
+        int idle_ping_ms;     /* >0: ask to be watched (Hello.quiet); once the server watches,
+                               * ping this often while no request of its is being worked on */
 };
 
 /* Where a request or event came from; a value, so a handler may copy it and reply later. */
@@ -114,6 +125,7 @@ struct msg_peer_info {
         uint64_t last_seen_ms;                  /* CLOCK_MONOTONIC milliseconds of its last frame */
         const Ts__Peer__KeyValue *const *state; /* the state summary of its last Hello */
         size_t n_state;
+        int watched; /* server: its process is watched (pidfd); its silence is fine when idle */
 };
 
 /* Server: UP is 1 on every Hello of a peer (first one, re-announce, new generation after a
@@ -157,6 +169,8 @@ int msg_link_reply_error(struct msg_link *l, const struct msg_origin *from, int 
 int msg_link_set_state(struct msg_link *l, const char *key, const char *value);
 /* Client: 1 when the server acknowledged our Hello and has not been lost since. */
 int msg_link_announced(const struct msg_link *l);
+/* Client: 1 when the server watches our process, so that we ping only while busy. */
+int msg_link_watched(const struct msg_link *l);
 /* Client: the server generation of the last HelloAck (0 if none). */
 uint64_t msg_link_peer_generation(const struct msg_link *l);
 

@@ -21,6 +21,7 @@ struct msg_pending {
         msg_reply_fn cb;
         void *arg;
         struct event *timer;
+        uint64_t sent_ms; /* when it was sent: a watched peer's silence counts from then */
 };
 
 struct msg_handler {
@@ -35,6 +36,10 @@ struct msg_handler {
 struct msg_peer {
         struct msg_peer *next;
         struct msg_peer *hnext; /* in the identity index (msg_server.c) */
+        struct msg_peer *lnext; /* in the list of peers swept for silence (not watched) */
+        struct msg_link *l;
+        int pidfd;            /* watched: its process; -1 otherwise */
+        struct event *pid_ev; /* pidfd readable: the process exited */
         char identity[MSG_IDENTITY_MAX + 1];
         struct msg_peer_info info; /* strings point into identity and hello */
         Ts__Peer__Hello *hello;    /* owned: the last Hello */
@@ -66,6 +71,7 @@ struct msg_link {
         int peer_timeout_ms;
         struct msg_peer *peers;
         struct msg_peer **peer_index; /* MSG_PEER_BUCKETS chains by identity; lazily made */
+        struct msg_peer *swept;       /* the peers not watched: they must heartbeat */
 
         /* client */
         char *path, *role, *version;
@@ -78,6 +84,20 @@ struct msg_link {
         uint64_t server_gen;
         uint64_t last_rx_ms; /* last fresh frame from the server */
         uint64_t ping_seq;
+        uint64_t next_tick_ms;
+        int idle_ping_ms;
+        int watched;             /* the server watches our process (HelloAck.watched) */
+        int reconnecting;        /* the connection closed; not made anew yet */
+        uint64_t await_since_ms; /* first Ping not answered by any frame since (0: none) */
+        struct msg_owed *owed;   /* requests of the server not answered yet */
+        size_t n_owed, owed_cap;
+        void *monitor; /* PAIR socket receiving the DEALER's monitor events */
+        struct event *ev_monitor;
+};
+
+/* A request the client received and has not answered yet (it pings while it has some). */
+struct msg_owed {
+        uint64_t id, generation;
 };
 
 uint64_t msg_now_ms(void);
@@ -100,6 +120,9 @@ int msg_link_request_ex(struct msg_link *l, const char *peer, const ProtobufCMes
  * and spares its internal ones. */
 void msg_link_fail_pending(struct msg_link *l, const char *peer, int status, int client_filter,
                            uint64_t keep_gen);
+/* Client: completes (with STATUS) our own Hellos and Pings still pending: the connection
+ * they went out on closed, nobody will answer them. */
+void msg_link_fail_internal(struct msg_link *l, int status);
 /* Logs a rejected frame at warn, at most 10 a second, then debug. */
 void msg_link_log_reject(struct msg_link *l, const char *peer, const char *what, int err);
 
@@ -115,6 +138,9 @@ void msg_server_nudge(struct msg_link *l, const char *identity);
 int msg_client_builtin(struct msg_link *l, const Ts__Envelope *env);
 /* Client: a fresh frame from the server with generation GEN arrived. */
 void msg_client_seen(struct msg_link *l, uint64_t gen);
+/* Client: request FROM of the server was received / answered. */
+void msg_client_owe(struct msg_link *l, const struct msg_origin *from);
+void msg_client_paid(struct msg_link *l, const struct msg_origin *from);
 
 void msg_server_free(struct msg_link *l);
 void msg_client_free(struct msg_link *l);

@@ -157,6 +157,7 @@ int msg_link_request_ex(struct msg_link *l, const char *peer, const ProtobufCMes
         p->reply_type = reply_type;
         p->cb = cb;
         p->arg = arg;
+        p->sent_ms = msg_now_ms();
         p->timer = evtimer_new(l->base, on_request_timeout, p);
         if (p->timer == NULL) {
                 free(p);
@@ -212,6 +213,27 @@ void msg_link_fail_pending(struct msg_link *l, const char *peer, int status, int
         }
 }
 
+void msg_link_fail_internal(struct msg_link *l, int status)
+{
+        struct msg_pending *victims = NULL;
+        for (struct msg_pending **pp = &l->pending; *pp;) {
+                struct msg_pending *p = *pp;
+                if (p->internal) {
+                        *pp = p->next;
+                        p->next = victims;
+                        victims = p;
+                } else {
+                        pp = &p->next;
+                }
+        }
+        while (victims != NULL) {
+                struct msg_pending *p = victims;
+                victims = p->next;
+                p->cb(status, NULL, NULL, p->arg);
+                pending_free(p);
+        }
+}
+
 static void complete_reply(struct msg_link *l, struct msg_pending *p, const Ts__Envelope *env)
 {
         ProtobufCMessage *body = NULL;
@@ -252,6 +274,8 @@ static void dispatch_incoming(struct msg_link *l, const struct msg_origin *from,
                 return;
         if (l->is_server && msg_server_peer_gen(l, from->peer) == 0)
                 msg_server_nudge(l, from->peer); /* served, but it should say Hello again */
+        if (!l->is_server && env->kind == TS__KIND__REQUEST)
+                msg_client_owe(l, from); /* heartbeats until answered */
         struct msg_handler *h = l->handlers;
         while (h != NULL && strcmp(h->d->name, env->type) != 0)
                 h = h->next;
@@ -528,6 +552,8 @@ int msg_link_reply(struct msg_link *l, const struct msg_origin *from, const Prot
                                .generation = l->generation,
                                .request_generation = from->generation,
                                .sender = l->identity};
+        if (!l->is_server)
+                msg_client_paid(l, from);
         return msg_link_send(l, l->is_server ? from->peer : NULL, &h, body);
 }
 

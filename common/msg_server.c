@@ -1,13 +1,20 @@
 /* The server side of the internal links (xapid): a ROUTER bound on an ipc:// socket, the
  * table of peers learnt from their Hello, answers to Hello and Ping, and the sweep that
- * drops peers which stopped sending. */
+ * drops peers which stopped sending.
+ *
+ * A peer that asks to be quiet (Hello.quiet) is watched instead: a pidfd on the pid of its
+ * Hello tells when its process exits, without a frame.  Only the peers not watched are on
+ * the swept list; a watched one is looked at only through the requests pending to it (few,
+ * and none on an idle host), so the sweep's work does not grow with the number of domds. */
 #include "common/msg_int.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <zmq.h>
@@ -60,10 +67,31 @@ static void peer_index_remove(struct msg_link *l, struct msg_peer *p)
                 }
 }
 
+static void swept_remove(struct msg_link *l, struct msg_peer *p)
+{
+        for (struct msg_peer **pp = &l->swept; *pp; pp = &(*pp)->lnext)
+                if (*pp == p) {
+                        *pp = p->lnext;
+                        return;
+                }
+}
+
+static void unwatch(struct msg_peer *p)
+{
+        if (p->pid_ev != NULL)
+                event_free(p->pid_ev);
+        p->pid_ev = NULL;
+        if (p->pidfd >= 0)
+                close(p->pidfd);
+        p->pidfd = -1;
+        p->info.watched = 0;
+}
+
 static void peer_free(struct msg_peer *p)
 {
         if (p == NULL)
                 return;
+        unwatch(p);
         if (p->hello != NULL)
                 ts__peer__hello__free_unpacked(p->hello, NULL);
         free(p);
@@ -81,6 +109,69 @@ void msg_server_touch(struct msg_link *l, const char *identity, uint64_t generat
         /* Only frames of the listed incarnation keep it alive. */
         if (p != NULL && p->info.generation == generation)
                 p->info.last_seen_ms = msg_now_ms();
+}
+
+/* Unlists P and tells those who care; NUDGE: tell P too, should it still be there. */
+static void drop_peer(struct msg_link *l, struct msg_peer *p, int nudge)
+{
+        for (struct msg_peer **pp = &l->peers; *pp; pp = &(*pp)->next)
+                if (*pp == p) {
+                        *pp = p->next;
+                        break;
+                }
+        peer_index_remove(l, p);
+        swept_remove(l, p);
+        msg_link_fail_pending(l, p->info.identity, -ECONNRESET, 0, 0);
+        /* Silent is not dead (a starved or stopped process): if it is still there, it gets
+         * this when it runs again and announces itself anew. */
+        if (nudge)
+                msg_server_nudge(l, p->info.identity);
+        if (l->peer_fn != NULL)
+                l->peer_fn(l, &p->info, 0, l->peer_arg);
+        peer_free(p);
+}
+
+static void on_peer_exit(evutil_socket_t fd, short what, void *arg)
+{
+        struct msg_peer *p = arg;
+        log_info("peer %s (pid %d) exited: dropped", p->info.identity, p->info.pid);
+        drop_peer(p->l, p, 0);
+}
+
+/* Watches the process PID of P (pidfd): 0, or -errno when it cannot (no pidfd_open, no
+ * such process: then P heartbeats as peers do by default). */
+static int watch(struct msg_link *l, struct msg_peer *p, int pid)
+{
+        if (p->pidfd >= 0 && p->info.pid == pid)
+                return 0;
+        unwatch(p);
+        if (pid <= 0)
+                return -EINVAL;
+#ifdef SYS_pidfd_open
+        int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+        int fd = -1;
+        errno = ENOSYS;
+#endif
+        if (fd < 0) {
+                static int warned;
+                int err = errno;
+                if (!warned++)
+                        log_warnx("cannot watch the process of peer %s (pid %d): %s; such peers "
+                                  "heartbeat instead",
+                                  p->identity, pid, strerror(err));
+                return -err;
+        }
+        p->pid_ev = event_new(l->base, fd, EV_READ, on_peer_exit, p);
+        if (p->pid_ev == NULL || event_add(p->pid_ev, NULL) < 0) {
+                if (p->pid_ev != NULL)
+                        event_free(p->pid_ev);
+                p->pid_ev = NULL;
+                close(fd);
+                return -ENOMEM;
+        }
+        p->pidfd = fd;
+        return 0;
 }
 
 /* Takes ownership of HELLO; PEER (the routing id) has been checked to be its sender. */
@@ -103,6 +194,8 @@ static void peer_hello(struct msg_link *l, const struct msg_origin *from, Ts__Pe
                 }
                 /* The routing id is the identity; Hello's own field is informational. */
                 snprintf(p->identity, sizeof p->identity, "%s", from->peer);
+                p->l = l;
+                p->pidfd = -1;
                 if (peer_index_add(l, p) < 0) {
                         free(p);
                         ts__peer__hello__free_unpacked(hello, NULL);
@@ -111,8 +204,20 @@ static void peer_hello(struct msg_link *l, const struct msg_origin *from, Ts__Pe
                 }
                 p->next = l->peers;
                 l->peers = p;
+                p->lnext = l->swept; /* until it is watched */
+                l->swept = p;
                 log_info("peer %s (role %s, pid %d, version %s) connected", from->peer, hello->role,
                          hello->pid, hello->version);
+        }
+        int was_watched = p->info.watched;
+        int watched = hello->quiet && watch(l, p, hello->pid) == 0;
+        if (!watched)
+                unwatch(p);
+        if (watched && !was_watched)
+                swept_remove(l, p);
+        else if (!watched && was_watched) {
+                p->lnext = l->swept;
+                l->swept = p;
         }
         if (p->hello != NULL)
                 ts__peer__hello__free_unpacked(p->hello, NULL);
@@ -126,9 +231,11 @@ static void peer_hello(struct msg_link *l, const struct msg_origin *from, Ts__Pe
         p->info.last_seen_ms = msg_now_ms();
         p->info.state = (const Ts__Peer__KeyValue *const *)hello->state;
         p->info.n_state = hello->n_state;
+        p->info.watched = watched;
 
         Ts__Peer__HelloAck ack = TS__PEER__HELLO_ACK__INIT;
         ack.generation = l->generation;
+        ack.watched = watched;
         msg_link_reply(l, from, &ack.base);
         if (l->peer_fn != NULL)
                 l->peer_fn(l, &p->info, 1, l->peer_arg);
@@ -191,23 +298,32 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
          * make every peer look silent: drain the socket now and then anyway. */
         msg_link_poll(l);
         uint64_t now = msg_now_ms();
-        for (struct msg_peer **pp = &l->peers; *pp;) {
-                struct msg_peer *p = *pp;
-                if (now - p->info.last_seen_ms <= (uint64_t)l->peer_timeout_ms) {
-                        pp = &p->next;
+        for (struct msg_peer *p = l->swept, *next; p; p = next) {
+                next = p->lnext;
+                if (now - p->info.last_seen_ms <= (uint64_t)l->peer_timeout_ms)
                         continue;
-                }
-                *pp = p->next;
-                peer_index_remove(l, p);
                 log_info("peer %s silent for %llu ms: dropped", p->info.identity,
                          (unsigned long long)(now - p->info.last_seen_ms));
-                msg_link_fail_pending(l, p->info.identity, -ECONNRESET, 0, 0);
-                /* Silent is not dead (a starved or stopped process): if it is still there,
-                 * it gets this when it runs again and announces itself anew. */
-                msg_server_nudge(l, p->info.identity);
-                if (l->peer_fn != NULL)
-                        l->peer_fn(l, &p->info, 0, l->peer_arg);
-                peer_free(p);
+                drop_peer(l, p, 1);
+        }
+        /* A watched peer owes an answer (or a Ping while it works) to each pending request:
+         * silent that long since the request left, it is stopped or wedged. */
+        for (int again = 1; again;) {
+                again = 0;
+                for (struct msg_pending *q = l->pending; q; q = q->next) {
+                        struct msg_peer *p = peer_find(l, q->peer);
+                        if (p == NULL || !p->info.watched)
+                                continue;
+                        uint64_t since =
+                            p->info.last_seen_ms > q->sent_ms ? p->info.last_seen_ms : q->sent_ms;
+                        if (now - since <= (uint64_t)l->peer_timeout_ms)
+                                continue;
+                        log_info("peer %s silent for %llu ms with a request pending: dropped",
+                                 p->info.identity, (unsigned long long)(now - since));
+                        drop_peer(l, p, 1); /* fails its pending requests: walk again */
+                        again = 1;
+                        break;
+                }
         }
 }
 
@@ -289,6 +405,7 @@ void msg_server_free(struct msg_link *l)
                 l->peers = p->next;
                 peer_free(p);
         }
+        l->swept = NULL;
         free(l->peer_index);
         l->peer_index = NULL;
 }

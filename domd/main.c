@@ -42,6 +42,9 @@ static const struct cfg_key schema[] = {
      "where core dumps of crashed domains go (empty: STATE_DIR/dump)"},
     {"domd.heartbeat", CFG_DURATION, "1s", 100, 600000,
      "how often to ping xapid (under xapid's msg.peer_timeout)"},
+    {"domd.idle_ping", CFG_DURATION, "60s", 0, 3600000,
+     "how often to ping xapid when it watches this domd's process and no request of xapid's "
+     "is being worked on (0: every domd.heartbeat)"},
     {NULL},
 };
 
@@ -457,6 +460,10 @@ int domd_connect(struct domd *m, bool as_spare, struct msg_link **out)
                                        .version = TS_VERSION,
                                        .heartbeat_ms =
                                            (int)cfg_get_duration_ms(m->d.cfg, "domd.heartbeat")};
+        /* quiet once xapid watches our process; a spare heartbeats: its link is closed once
+         * it is taken, and xapid learns that from the silence */
+        if (!as_spare)
+                cc.idle_ping_ms = (int)cfg_get_duration_ms(m->d.cfg, "domd.idle_ping");
         return msg_client_new(m->d.base, &cc, out);
 }
 

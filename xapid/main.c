@@ -70,8 +70,12 @@ static const struct cfg_key schema[] = {
      "vm.domd_systemd)"},
     {"vm.domd_heartbeat", CFG_DURATION, "1s", 100, 600000,
      "how often domds ping xapid (keep well under msg.peer_timeout)"},
+    {"vm.domd_idle_ping", CFG_DURATION, "60s", 0, 3600000,
+     "how often an idle domd pings xapid once xapid watches its process (pidfd); it pings "
+     "every vm.domd_heartbeat while it works on a request (0: always every heartbeat)"},
     {"msg.peer_timeout", CFG_DURATION, "3s", 300, 3600000,
-     "a stord, netd or domd silent for this long is taken for gone"},
+     "a stord, netd or domd silent for this long is taken for gone (a domd whose process "
+     "xapid watches: only while a request to it is pending)"},
     {NULL},
 };
 
@@ -136,9 +140,10 @@ static void add_peer_line(const struct msg_peer_info *p, void *arg)
         if (t->off >= t->len)
                 return;
         int n = snprintf(t->buf + t->off, t->len - t->off,
-                         "%s role %s pid %d version %s up %llds seen %llums ago", p->identity,
+                         "%s role %s pid %d version %s up %llds seen %llums ago%s", p->identity,
                          p->role, p->pid, p->version, (long long)(time(NULL) - p->start_time),
-                         (unsigned long long)(t->now_ms - p->last_seen_ms));
+                         (unsigned long long)(t->now_ms - p->last_seen_ms),
+                         p->watched ? " watched" : "");
         for (size_t i = 0; i < p->n_state && n > 0 && t->off + (size_t)n < t->len; i++)
                 n += snprintf(t->buf + t->off + n, t->len - t->off - (size_t)n, " %s=%s",
                               p->state[i]->key, p->state[i]->value);
@@ -233,6 +238,7 @@ static void open_vms(struct xapid *a)
             .log_level = cfg_get_str(a->d.cfg, "log_level"),
             .sim_host_memory = cfg_get_size(a->d.cfg, "sim.host_memory"),
             .domd_heartbeat_ms = (unsigned)cfg_get_duration_ms(a->d.cfg, "vm.domd_heartbeat"),
+            .domd_idle_ping_ms = (unsigned)cfg_get_duration_ms(a->d.cfg, "vm.domd_idle_ping"),
             .domd_spares = (unsigned)cfg_get_int(a->d.cfg, "vm.domd_spares"),
             .domd_zygote = cfg_get_bool(a->d.cfg, "vm.domd_zygote"),
         };

@@ -1802,13 +1802,15 @@ int vms_init(struct xapi *x, const struct vms_config *cfg)
         char o_hb[64];
         snprintf(o_hb, sizeof(o_hb), "domd.heartbeat=%ums",
                  cfg->domd_heartbeat_ms ? cfg->domd_heartbeat_ms : 1000);
-        const char *ov[] = {o_run, o_state, o_log, o_mem, o_hb};
+        char o_idle[64];
+        snprintf(o_idle, sizeof(o_idle), "domd.idle_ping=%ums", cfg->domd_idle_ping_ms);
+        const char *ov[] = {o_run, o_state, o_log, o_mem, o_hb, o_idle};
         struct domd_spawn_config sc = {.domd_path = cfg->domd_path,
                                        .domd_config = cfg->domd_config,
                                        .use_systemd = cfg->use_systemd,
                                        .zygote = cfg->domd_zygote && !cfg->use_systemd,
                                        .overrides = ov,
-                                       .n_overrides = 5};
+                                       .n_overrides = 6};
         int r = domd_spawner_new(x->base, &sc, domd_exited, v, &v->spawner);
         if (r < 0) {
                 free(v);

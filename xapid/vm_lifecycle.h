@@ -35,6 +35,7 @@ struct vms_config {
         const char *run_dir, *state_dir, *log_level;
         uint64_t sim_host_memory;
         unsigned domd_heartbeat_ms; /* passed to the domds */
+        unsigned domd_idle_ping_ms; /* passed to the domds (0: they ping every heartbeat) */
         unsigned domd_spares;       /* idle domds kept started for the next starts */
         bool domd_zygote;           /* fork domds from `domd --zygote` */
 };
