@@ -865,6 +865,8 @@ static int call_run(struct call *c, struct api_error *err)
         rt->op = c;
         if (rt->domd_up)
                 return call_send(c, err);
+        if (!domd_spawn_running(c->v->spawner, rt->uuid))
+                rt->reset_destroy = false; /* the domd it was meant for is gone */
         /* a VM without a domd that needs a new domain: a spare saves the exec (a spare
          * becomes a VM's domd through a Build only) */
         if (c->kind == K_START && !domd_spawn_running(c->v->spawner, rt->uuid) &&
@@ -1327,7 +1329,7 @@ int h_VM_power_state_reset(struct api_ctx *ctx, const struct rpc_value *const *p
         /* on a single host a domain the datamodel no longer knows must not run on */
         if (rt->domd_up && x->msg != NULL)
                 reset_destroy(x, rt);
-        else if (domd_spawn_running(x->vms->spawner, rt->uuid))
+        else if (vm_is_live(vm->rec) && domd_spawn_running(x->vms->spawner, rt->uuid))
                 rt->reset_destroy = true; /* its domd is on its way: at its Hello */
         if (((struct api_VM *)vm->rec)->power_state == API_VM_POWER_STATE_SUSPENDED)
                 vm_image_destroy(x, vm);
