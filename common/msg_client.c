@@ -19,6 +19,8 @@
 
 LOG_MODULE(msg_client);
 
+#define HELLO_QUICK_TRIES 6 /* Hellos retried after 1 ms before backing off */
+
 static void schedule_tick(struct msg_link *l, int ms)
 {
         struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
@@ -217,10 +219,13 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         }
         /* While the connection is not up yet (ZMQ_IMMEDIATE refuses to queue), retry Hello
          * quickly, backing off to a second at most (or the heartbeat if shorter): an
-         * unannounced peer is one xapid waits for, so it keeps trying, and soon. */
+         * unannounced peer is one xapid waits for, so it keeps trying, and soon.  A local
+         * connection usually comes up within a millisecond or two (a spare domd is ready
+         * only once announced): every millisecond first, then 2, 4 ms… */
         int next = ping_interval(l);
         if (!l->announced && l->hello_failures > 0) {
-                int quick = 1 << (l->hello_failures < 10 ? l->hello_failures : 10); /* 4 ms… */
+                int f = l->hello_failures - HELLO_QUICK_TRIES;
+                int quick = f <= 0 ? 1 : 1 << (f < 10 ? f : 10);
                 next = quick < next ? quick : next;
         }
         schedule_tick(l, next);

@@ -446,6 +446,29 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
         kick(l); /* more left: continue on the next loop iteration */
 }
 
+/* One ZeroMQ context for every link of the process (the links live on one thread): a
+ * context costs two threads, and a spare domd opens a second link when it becomes a VM's
+ * domd (while the first still lingers). */
+static void *shared_ctx;
+static unsigned shared_ctx_users;
+
+static void *ctx_get(void)
+{
+        if (shared_ctx == NULL)
+                shared_ctx = zmq_ctx_new();
+        if (shared_ctx != NULL)
+                shared_ctx_users++;
+        return shared_ctx;
+}
+
+static void ctx_put(void)
+{
+        if (shared_ctx_users > 0 && --shared_ctx_users == 0) {
+                zmq_ctx_term(shared_ctx);
+                shared_ctx = NULL;
+        }
+}
+
 int msg_link_init(struct msg_link *l, struct event_base *base, int type, const char *identity,
                   uint64_t generation)
 {
@@ -454,7 +477,7 @@ int msg_link_init(struct msg_link *l, struct event_base *base, int type, const c
         l->identity = strdup(identity);
         if (l->identity == NULL)
                 return -ENOMEM;
-        l->ctx = zmq_ctx_new();
+        l->ctx = ctx_get();
         if (l->ctx == NULL)
                 return -errno;
         l->sock = zmq_socket(l->ctx, type);
@@ -597,7 +620,7 @@ void msg_link_free(struct msg_link *l)
         if (l->sock != NULL)
                 zmq_close(l->sock);
         if (l->ctx != NULL)
-                zmq_ctx_term(l->ctx);
+                ctx_put();
         free(l->identity);
         free(l);
 }

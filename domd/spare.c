@@ -77,12 +77,15 @@ static int on_spare_build(struct msg_link *l, const struct msg_origin *from,
         int r = domd_become(m, req->spec->uuid);
         if (r < 0)
                 return r;
+        /* the reply goes first (on the spare link): the VM's own link, a new ZeroMQ
+         * connection, is opened while xapid ends the call; a domd dying in between leaves
+         * a domain that its next domd adopts, as one dying after its Hello does */
+        r = domd_on_build(l, from, body, m);
         struct msg_link *vm_link;
         int e = domd_connect(m, false, &vm_link);
         if (e < 0)
                 fatalx("cannot connect to xapid as the domd of vm %s: %s", m->d.instance,
                        strerror(-e));
-        r = domd_on_build(l, from, body, m); /* replies on the spare link */
         switch_link(m, vm_link);
         if (!m->have_domain)
                 domd_arm_timer(m); /* the build failed: the idle exit of any domd */

@@ -2,6 +2,7 @@
 #include "domd/zygote.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -61,6 +62,11 @@ int domd_zygote_serve(int argc, char **argv, int (*run)(int argc, char **argv))
         /* every symbol is bound by now; what the domds run (pygrub, QEMU, qemu-img) need not
          * be (before proctitle_init, which moves the environment to the heap) */
         unsetenv("LD_BIND_NOW");
+        /* Each domd's ZeroMQ context has OpenPGM look its protocol up in the NSS
+         * "protocols" database, whose first use loads the NSS configuration and tries the
+         * modules it names (libnss_db: dozens of failed opens): done once here, the domds
+         * inherit it. */
+        (void)getprotobyname("pgm");
         /* the title space of this process is what the domds inherit */
         proctitle_init(argc, argv);
         proctitle_set("domd --zygote");

@@ -90,10 +90,12 @@ struct vmrt {
          * the domain was built, destroyed or left alone is unknown until a domd of the VM
          * announces itself again, so one is started even for a VM that is not live */
         bool unsure;
-        struct call *op;         /* the call running on the VM */
-        struct call *pending;    /* == op while waiting for the domd to connect */
-        struct call *hello_wait; /* == op: built by a spare, waiting for its Hello as the VM's */
-        struct call *waiting;    /* conflicting calls, oldest first */
+        struct call *op;      /* the call running on the VM */
+        struct call *pending; /* == op while waiting for the domd to connect */
+        /* power_state_reset while the VM's domd was on its way (a spare that built the
+         * domain and has not said Hello as the VM's yet): its Hello gets a Destroy */
+        bool reset_destroy;
+        struct call *waiting; /* conflicting calls, oldest first */
         struct event *respawn;
         struct vms *v;
         struct vm_restart_history restarts;
@@ -560,8 +562,6 @@ static void call_done(struct call *c, int r, struct api_error *err)
                 rt->op = NULL;
         if (rt->pending == c)
                 rt->pending = NULL;
-        if (rt->hello_wait == c)
-                rt->hello_wait = NULL;
         untrack(c);
         if (rt->unsure && !rt->domd_up) {
                 struct timeval tv = {0, RESPAWN_DELAY * 1000};
@@ -879,6 +879,8 @@ static int call_run(struct call *c, struct api_error *err)
         rt->op = c;
         if (rt->domd_up)
                 return call_send(c, err);
+        if (!domd_spawn_running(c->v->spawner, rt->uuid))
+                rt->reset_destroy = false; /* the domd it was meant for is gone */
         /* a VM without a domd that needs a new domain: a spare saves the exec (a spare
          * becomes a VM's domd through a Build only) */
         if (c->kind == K_START && !domd_spawn_running(c->v->spawner, rt->uuid) &&
@@ -909,41 +911,6 @@ static int wait_for_domd(struct call *c)
         if (start_domd(v, rt) != 1)
                 arm_connect_timer(c); /* else once its domd starts (launch_started) */
         return 0;
-}
-
-/* The domd that built the VM's domain (a spare) has not announced itself as the VM's: the
- * domain runs, and a domd is started for it unless one is on its way or a call deals with it. */
-static void hello_lost(struct vmrt *rt)
-{
-        if (!rt->domd_up && rt->op == NULL) {
-                struct timeval tv = {0, RESPAWN_DELAY * 1000};
-                evtimer_add(rt->respawn, &tv); /* on_respawn checks again */
-        }
-}
-
-static void on_hello_timeout(evutil_socket_t fd, short what, void *arg)
-{
-        struct call *c = arg;
-        struct api_error err = {0};
-        struct vmrt *rt = c->rt;
-        log_warnx("vm %s: its domd (a spare) did not announce itself as the VM's within %ums",
-                  rt->uuid, c->v->cfg.domd_connect_ms);
-        call_done(c, 0, &err); /* the domain runs */
-        hello_lost(rt);
-}
-
-/* The spare that built C's domain connects again as the VM's domd: C ends once it has said
- * Hello so, and the next call (or a power_state_reset) finds the domd as after any start. */
-static void wait_for_hello(struct call *c)
-{
-        struct vms *v = c->v;
-        c->rt->hello_wait = c;
-        if (c->timer != NULL)
-                event_free(c->timer);
-        c->timer = evtimer_new(v->x->base, on_hello_timeout, c);
-        struct timeval tv = {v->cfg.domd_connect_ms / 1000, (v->cfg.domd_connect_ms % 1000) * 1000};
-        if (c->timer == NULL || evtimer_add(c->timer, &tv) < 0)
-                abort();
 }
 
 /* The domd's answer to C's request. */
@@ -1047,11 +1014,13 @@ static void on_status(int status, const ProtobufCMessage *reply, const char *err
         case K_CLEAN_REBOOT:
         case K_HARD_REBOOT:
         case K_AFTER_RESTART:
+                /* a spare that built the domain (a start) connects again as the VM's domd:
+                 * the call does not wait for that Hello (the VM runs, and its pid file, control
+                 * socket and state file are the VM's already); a call coming before it
+                 * waits for it as for any domd on its way (the spare is the VM's domd for
+                 * domd_spawn_running), and the Hello's state tells what the domain did
+                 * meanwhile (reconcile) */
                 apply_status(v, vm, st, true);
-                if (c->spare_used && !c->rt->domd_up) {
-                        wait_for_hello(c);
-                        return;
-                }
                 break;
         default:
                 apply_status(v, vm, st, false);
@@ -1356,6 +1325,17 @@ static void reset_destroyed(int status, const ProtobufCMessage *reply, const cha
                 log_warnx("power_state_reset: destroying the domain: %s", strerror(-status));
 }
 
+/* Destroys the domain of RT's domd (connected) for a power_state_reset. */
+static void reset_destroy(struct xapi *x, struct vmrt *rt)
+{
+        char id[64];
+        identity(rt, id);
+        Ts__Dom__Destroy m = TS__DOM__DESTROY__INIT;
+        if (msg_link_request(x->msg, id, &m.base, &ts__dom__status__descriptor, DOMD_TIMEOUT,
+                             reset_destroyed, NULL) == 0)
+                rt->domd_up = false;
+}
+
 /* VM.power_state_reset: the VM is Halted in the datamodel (XAPI's "it is not running
  * anywhere"); a domain of it that still runs here is destroyed. */
 int h_VM_power_state_reset(struct api_ctx *ctx, const struct rpc_value *const *params, size_t n,
@@ -1371,15 +1351,11 @@ int h_VM_power_state_reset(struct api_ctx *ctx, const struct rpc_value *const *p
         if (x->vms == NULL)
                 return 0;
         struct vmrt *rt = rt_get(x->vms, ((struct api_VM *)vm->rec)->uuid);
-        if (rt->domd_up && x->msg != NULL) {
-                /* on a single host a domain the datamodel no longer knows must not run on */
-                char id[64];
-                identity(rt, id);
-                Ts__Dom__Destroy m = TS__DOM__DESTROY__INIT;
-                if (msg_link_request(x->msg, id, &m.base, &ts__dom__status__descriptor,
-                                     DOMD_TIMEOUT, reset_destroyed, NULL) == 0)
-                        rt->domd_up = false;
-        }
+        /* on a single host a domain the datamodel no longer knows must not run on */
+        if (rt->domd_up && x->msg != NULL)
+                reset_destroy(x, rt);
+        else if (vm_is_live(vm->rec) && domd_spawn_running(x->vms->spawner, rt->uuid))
+                rt->reset_destroy = true; /* its domd is on its way: at its Hello */
         if (((struct api_VM *)vm->rec)->power_state == API_VM_POWER_STATE_SUSPENDED)
                 vm_image_destroy(x, vm);
         set_down(x->vms, vm, API_VM_POWER_STATE_HALTED);
@@ -1614,17 +1590,14 @@ void vms_domd_peer(struct xapi *x, const struct msg_peer_info *p, int up)
         }
         rt->domd_up = true;
         domd_launch_settled(v->launcher, uuid);
-        if (rt->hello_wait != NULL) {
-                struct call *c = rt->hello_wait;
-                struct api_error err = {0};
-                rt->hello_wait = NULL;
-                event_del(c->timer);
-                call_done(c, 0, &err);
-                /* what the domain did between its build and this Hello (a guest that
-                 * rebooted or crashed at once) was told on the spare's link, which is gone:
-                 * the Hello's state tells it again */
-                vm = vm_row(v, uuid);
-                gen = db_generation(x->db);
+        if (rt->reset_destroy) {
+                rt->reset_destroy = false;
+                log_info("vm %s: reset while its domd was on its way: its domain is destroyed",
+                         uuid);
+                reset_destroy(x, rt);
+                if (rt->pending == NULL)
+                        return;
+                rt->domd_up = true; /* the call waiting for it follows the Destroy */
         }
         if (rt->pending != NULL) {
                 struct call *c = rt->pending;
@@ -1671,15 +1644,6 @@ static void domd_exited(void *arg, const char *uuid, int status)
         if (rt->pending != NULL) {
                 start_domd(v, rt); /* the call waited for the previous domd to go */
                 return;
-        }
-        if (rt->hello_wait != NULL) {
-                /* the spare built the domain, answered, and died before its Hello */
-                struct call *c = rt->hello_wait;
-                struct api_error err = {0};
-                log_warnx("vm %s: its domd (a spare) exited before announcing itself as the VM's",
-                          uuid);
-                event_del(c->timer);
-                call_done(c, 0, &err);
         }
         struct db_row *vm = vm_row(v, uuid);
         if (domd_needed(rt, vm) && rt->op == NULL) {
