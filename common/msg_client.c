@@ -318,7 +318,10 @@ static void on_monitor(evutil_socket_t fd, short what, void *arg)
 /* Reports connection changes of the DEALER on an inproc PAIR socket read from the loop. */
 static int start_monitor(struct msg_link *l)
 {
-        const char *ep = "inproc://msg-client-monitor"; /* one per link: each has its context */
+        /* links of a process share one ZeroMQ context: each needs an endpoint of its own */
+        static unsigned n_monitors;
+        char ep[64];
+        snprintf(ep, sizeof(ep), "inproc://msg-client-monitor-%u", n_monitors++);
         if (zmq_socket_monitor(l->sock, ep,
                                ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED) < 0)
                 return -errno;
