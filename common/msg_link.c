@@ -4,6 +4,7 @@
 #include "common/msg_int.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -187,17 +188,31 @@ int msg_link_request(struct msg_link *l, const char *peer, const ProtobufCMessag
         return msg_link_request_ex(l, peer, body, reply_type, timeout_ms, cb, arg, 0);
 }
 
-void msg_link_fail_pending(struct msg_link *l, const char *peer, int status, int client_filter,
-                           uint64_t keep_gen)
+struct fail_filter {
+        const char *peer; /* NULL: any */
+        int client_filter;
+        uint64_t keep_gen;
+        bool internal_only;
+};
+
+static bool fail_hit(const struct msg_pending *p, const struct fail_filter *f)
+{
+        if (f->internal_only)
+                return p->internal;
+        if (f->peer != NULL && strcmp(p->peer, f->peer) != 0)
+                return false;
+        return !(f->client_filter &&
+                 (p->internal || p->sent_gen == 0 || p->sent_gen == f->keep_gen));
+}
+
+/* Fails every pending request F selects with STATUS. */
+static void fail_where(struct msg_link *l, const struct fail_filter *f, int status)
 {
         /* Detach the victims first: their callbacks may issue new requests. */
         struct msg_pending *victims = NULL;
         for (struct msg_pending **pp = &l->pending; *pp;) {
                 struct msg_pending *p = *pp;
-                int hit = peer == NULL || strcmp(p->peer, peer) == 0;
-                if (client_filter && (p->internal || p->sent_gen == 0 || p->sent_gen == keep_gen))
-                        hit = 0;
-                if (hit) {
+                if (fail_hit(p, f)) {
                         *pp = p->next;
                         p->next = victims;
                         victims = p;
@@ -213,25 +228,17 @@ void msg_link_fail_pending(struct msg_link *l, const char *peer, int status, int
         }
 }
 
+void msg_link_fail_pending(struct msg_link *l, const char *peer, int status, int client_filter,
+                           uint64_t keep_gen)
+{
+        struct fail_filter f = {.peer = peer, .client_filter = client_filter, .keep_gen = keep_gen};
+        fail_where(l, &f, status);
+}
+
 void msg_link_fail_internal(struct msg_link *l, int status)
 {
-        struct msg_pending *victims = NULL;
-        for (struct msg_pending **pp = &l->pending; *pp;) {
-                struct msg_pending *p = *pp;
-                if (p->internal) {
-                        *pp = p->next;
-                        p->next = victims;
-                        victims = p;
-                } else {
-                        pp = &p->next;
-                }
-        }
-        while (victims != NULL) {
-                struct msg_pending *p = victims;
-                victims = p->next;
-                p->cb(status, NULL, NULL, p->arg);
-                pending_free(p);
-        }
+        struct fail_filter f = {.internal_only = true};
+        fail_where(l, &f, status);
 }
 
 static void complete_reply(struct msg_link *l, struct msg_pending *p, const Ts__Envelope *env)
