@@ -1827,6 +1827,7 @@ void vms_free(struct xapi *x)
                         }
                         if (rt->respawn != NULL)
                                 event_free(rt->respawn);
+                        free(rt->orphan_image);
                         free(rt);
                         rt = next;
                 }
