@@ -76,7 +76,7 @@ class Stack:
                            list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=20)
         if check and r.returncode != 0:
             raise RuntimeError("tsctl %s: %s" % (" ".join(args), r.stderr.decode()))
-        return r.stdout.decode()
+        return r.stdout.decode(errors="replace")  # a guest console may hold any byte
 
     def wait_peers(self, want, absent=(), timeout=10):
         deadline = time.monotonic() + timeout
