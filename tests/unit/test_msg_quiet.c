@@ -21,46 +21,18 @@
 #include <event2/event.h>
 
 #include "common/msg.h"
+#include "tests/unit/msg_server_fixture.h"
 
 struct fix {
-        char dir[64];
-        char path[96];
-        char helper[512];
-        struct event_base *base;
-        struct msg_link *srv;
-        int ups, downs;
+        struct msg_server_fixture m; /* the server and its peer counts */
         int done, status;
         char who[64];
 };
 
-static uint64_t now_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void on_peer(struct msg_link *l, const struct msg_peer_info *p, int up, void *arg)
-{
-        struct fix *f = arg;
-        if (up)
-                f->ups++;
-        else
-                f->downs++;
-}
-
 static int setup_timeout(void **state, int peer_timeout_ms)
 {
         struct fix *f = calloc(1, sizeof *f);
-        const char *b = getenv("B");
-        snprintf(f->helper, sizeof f->helper, "%s/tests/helpers/msg_peer", b != NULL ? b : "build");
-        snprintf(f->dir, sizeof f->dir, "/tmp/test_msg_quiet.XXXXXX");
-        assert_non_null(mkdtemp(f->dir));
-        snprintf(f->path, sizeof f->path, "%s/xapid.msg", f->dir);
-        f->base = event_base_new();
-        struct msg_server_config sc = {.path = f->path, .peer_timeout_ms = peer_timeout_ms};
-        assert_int_equal(msg_server_new(f->base, &sc, &f->srv), 0);
-        msg_link_on_peer(f->srv, on_peer, f);
+        fixture_open(&f->m, "test_msg_quiet", peer_timeout_ms);
         *state = f;
         return 0;
 }
@@ -78,10 +50,7 @@ static int setup_slow(void **state)
 static int teardown(void **state)
 {
         struct fix *f = *state;
-        msg_link_free(f->srv);
-        event_base_free(f->base);
-        unlink(f->path);
-        rmdir(f->dir);
+        fixture_close(&f->m);
         free(f);
         return 0;
 }
@@ -93,7 +62,7 @@ static pid_t spawn_peer(struct fix *f, const char *identity, const char *idle_pi
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
-                execl(f->helper, f->helper, f->path, identity, "50", idle_ping, delay,
+                execl(f->m.helper, f->m.helper, f->m.path, identity, "50", idle_ping, delay,
                       (char *)NULL);
                 _exit(127);
         }
@@ -111,7 +80,7 @@ static void run_for(struct fix *f, int ms)
 {
         uint64_t end = now_ms() + (uint64_t)ms;
         while (now_ms() < end) {
-                event_base_loop(f->base, EVLOOP_NONBLOCK);
+                event_base_loop(f->m.base, EVLOOP_NONBLOCK);
                 usleep(1000);
         }
 }
@@ -120,10 +89,10 @@ static int wait_listed(struct fix *f, struct event_base *other, const char *iden
                        int ms)
 {
         uint64_t end = now_ms() + (uint64_t)ms;
-        while ((msg_link_peer(f->srv, identity) != NULL) != want) {
+        while ((msg_link_peer(f->m.srv, identity) != NULL) != want) {
                 if (now_ms() > end)
                         return 0;
-                event_base_loop(f->base, EVLOOP_NONBLOCK);
+                event_base_loop(f->m.base, EVLOOP_NONBLOCK);
                 if (other != NULL)
                         event_base_loop(other, EVLOOP_NONBLOCK);
                 usleep(1000);
@@ -149,7 +118,7 @@ static int ask(struct fix *f, const char *identity, int timeout_ms)
         f->done = 0;
         f->status = 1;
         f->who[0] = '\0';
-        return msg_link_request(f->srv, identity, &req.base, &ts__peer__status_reply__descriptor,
+        return msg_link_request(f->m.srv, identity, &req.base, &ts__peer__status_reply__descriptor,
                                 timeout_ms, on_reply, f);
 }
 
@@ -157,7 +126,7 @@ static int wait_done(struct fix *f, int ms)
 {
         uint64_t end = now_ms() + (uint64_t)ms;
         while (f->done == 0 && now_ms() < end) {
-                event_base_loop(f->base, EVLOOP_NONBLOCK);
+                event_base_loop(f->m.base, EVLOOP_NONBLOCK);
                 usleep(1000);
         }
         return f->done > 0;
@@ -168,28 +137,28 @@ static int wait_done(struct fix *f, int ms)
 static void idle_quiet_peer_sends_nothing(void **state)
 {
         struct fix *f = *state;
-        if (access(f->helper, X_OK) != 0)
+        if (access(f->m.helper, X_OK) != 0)
                 skip();
         pid_t quiet = spawn_peer(f, "domd/quiet", "60000", "0");
         pid_t loud = spawn_peer(f, "stord", "0", "0");
         assert_true(wait_listed(f, NULL, "domd/quiet", 1, 5000));
         assert_true(wait_listed(f, NULL, "stord", 1, 5000));
-        assert_true(msg_link_peer(f->srv, "domd/quiet")->watched);
-        assert_false(msg_link_peer(f->srv, "stord")->watched);
+        assert_true(msg_link_peer(f->m.srv, "domd/quiet")->watched);
+        assert_false(msg_link_peer(f->m.srv, "stord")->watched);
         run_for(f, 200); /* the Hello's ack reschedules its tick */
-        uint64_t seen = msg_link_peer(f->srv, "domd/quiet")->last_seen_ms;
-        uint64_t rx = msg_link_counters(f->srv)->rx;
+        uint64_t seen = msg_link_peer(f->m.srv, "domd/quiet")->last_seen_ms;
+        uint64_t rx = msg_link_counters(f->m.srv)->rx;
         run_for(f, 1500); /* five peer timeouts */
-        const struct msg_peer_info *p = msg_link_peer(f->srv, "domd/quiet");
+        const struct msg_peer_info *p = msg_link_peer(f->m.srv, "domd/quiet");
         assert_non_null(p);
         assert_int_equal(p->last_seen_ms, seen); /* not a frame from it */
         /* the heartbeating one: about 30 Pings in that time */
-        uint64_t frames = msg_link_counters(f->srv)->rx - rx;
+        uint64_t frames = msg_link_counters(f->m.srv)->rx - rx;
         print_message("%llu frames in 1.5 s, all from the heartbeating peer\n",
                       (unsigned long long)frames);
         assert_true(frames >= 5);
-        assert_non_null(msg_link_peer(f->srv, "stord"));
-        assert_int_equal(f->downs, 0);
+        assert_non_null(msg_link_peer(f->m.srv, "stord"));
+        assert_int_equal(f->m.downs, 0);
         /* still reachable */
         assert_int_equal(ask(f, "domd/quiet", 3000), 0);
         assert_true(wait_done(f, 3000));
@@ -204,11 +173,11 @@ static void idle_quiet_peer_sends_nothing(void **state)
 static void quiet_peer_killed_dropped_at_once(void **state)
 {
         struct fix *f = *state;
-        if (access(f->helper, X_OK) != 0)
+        if (access(f->m.helper, X_OK) != 0)
                 skip();
         pid_t pid = spawn_peer(f, "domd/killed", "60000", "100000");
         assert_true(wait_listed(f, NULL, "domd/killed", 1, 5000));
-        assert_true(msg_link_peer(f->srv, "domd/killed")->watched);
+        assert_true(msg_link_peer(f->m.srv, "domd/killed")->watched);
         assert_int_equal(ask(f, "domd/killed", 30000), 0); /* answered in 100 s */
         run_for(f, 100);
         assert_int_equal(kill(pid, SIGKILL), 0); /* not reaped: a zombie counts as exited */
@@ -218,7 +187,7 @@ static void quiet_peer_killed_dropped_at_once(void **state)
         print_message("dropped %llu ms after SIGKILL (peer timeout 5000 ms)\n",
                       (unsigned long long)took);
         assert_true(took < 1500);
-        assert_int_equal(f->downs, 1);
+        assert_int_equal(f->m.downs, 1);
         assert_true(wait_done(f, 100));
         assert_int_equal(f->status, -ECONNRESET);
         waitpid(pid, NULL, 0);
@@ -229,25 +198,25 @@ static void quiet_peer_killed_dropped_at_once(void **state)
 static void quiet_peer_long_request(void **state)
 {
         struct fix *f = *state;
-        if (access(f->helper, X_OK) != 0)
+        if (access(f->m.helper, X_OK) != 0)
                 skip();
         pid_t pid = spawn_peer(f, "domd/slow", "60000", "1200");
         assert_true(wait_listed(f, NULL, "domd/slow", 1, 5000));
         run_for(f, 600); /* idle and silent for longer than the peer timeout first */
-        uint64_t rx = msg_link_counters(f->srv)->rx;
+        uint64_t rx = msg_link_counters(f->m.srv)->rx;
         assert_int_equal(ask(f, "domd/slow", 5000), 0);
         assert_true(wait_done(f, 5000));
         assert_int_equal(f->status, 0);
         assert_string_equal(f->who, "domd/slow");
-        assert_int_equal(f->downs, 0);
+        assert_int_equal(f->m.downs, 0);
         /* its Pings while it worked (every 50 ms), and the reply */
-        assert_true(msg_link_counters(f->srv)->rx - rx >= 5);
+        assert_true(msg_link_counters(f->m.srv)->rx - rx >= 5);
         /* idle again: quiet again */
         run_for(f, 200);
-        rx = msg_link_counters(f->srv)->rx;
+        rx = msg_link_counters(f->m.srv)->rx;
         run_for(f, 700);
-        assert_int_equal(msg_link_counters(f->srv)->rx, rx);
-        assert_non_null(msg_link_peer(f->srv, "domd/slow"));
+        assert_int_equal(msg_link_counters(f->m.srv)->rx, rx);
+        assert_non_null(msg_link_peer(f->m.srv, "domd/slow"));
         reap(pid);
 }
 
@@ -256,13 +225,13 @@ static void quiet_peer_long_request(void **state)
 static void stopped_quiet_peer_dropped_when_asked(void **state)
 {
         struct fix *f = *state;
-        if (access(f->helper, X_OK) != 0)
+        if (access(f->m.helper, X_OK) != 0)
                 skip();
         pid_t pid = spawn_peer(f, "domd/wedged", "60000", "0");
         assert_true(wait_listed(f, NULL, "domd/wedged", 1, 5000));
         assert_int_equal(kill(pid, SIGSTOP), 0);
         run_for(f, 1000);
-        assert_non_null(msg_link_peer(f->srv, "domd/wedged"));
+        assert_non_null(msg_link_peer(f->m.srv, "domd/wedged"));
         assert_int_equal(ask(f, "domd/wedged", 30000), 0);
         uint64_t t0 = now_ms();
         assert_true(wait_listed(f, NULL, "domd/wedged", 0, 3000));
@@ -272,10 +241,10 @@ static void stopped_quiet_peer_dropped_when_asked(void **state)
         assert_true(took >= 250);
         assert_true(wait_done(f, 100));
         assert_int_equal(f->status, -ECONNRESET);
-        assert_int_equal(f->downs, 1);
+        assert_int_equal(f->m.downs, 1);
         assert_int_equal(kill(pid, SIGCONT), 0);
         assert_true(wait_listed(f, NULL, "domd/wedged", 1, 3000));
-        assert_true(msg_link_peer(f->srv, "domd/wedged")->watched);
+        assert_true(msg_link_peer(f->m.srv, "domd/wedged")->watched);
         reap(pid);
 }
 
@@ -285,7 +254,7 @@ static void quiet_client_server_restart(void **state)
 {
         struct fix *f = *state;
         struct event_base *cb = event_base_new();
-        struct msg_client_config cc = {.path = f->path,
+        struct msg_client_config cc = {.path = f->m.path,
                                        .identity = "domd/restart",
                                        .role = "domd",
                                        .heartbeat_ms = 10000,
@@ -297,15 +266,15 @@ static void quiet_client_server_restart(void **state)
         assert_true(wait_listed(f, cb, "domd/restart", 1, 3000));
         uint64_t end = now_ms() + 1000;
         while (!msg_link_watched(cli) && now_ms() < end) {
-                event_base_loop(f->base, EVLOOP_NONBLOCK);
+                event_base_loop(f->m.base, EVLOOP_NONBLOCK);
                 event_base_loop(cb, EVLOOP_NONBLOCK);
                 usleep(1000);
         }
         assert_true(msg_link_watched(cli));
-        uint64_t gen1 = msg_link_generation(f->srv);
+        uint64_t gen1 = msg_link_generation(f->m.srv);
         for (int round = 0; round < 3; round++) {
-                msg_link_free(f->srv);
-                unlink(f->path);
+                msg_link_free(f->m.srv);
+                unlink(f->m.path);
                 /* the client notices the closed connection */
                 end = now_ms() + 2000;
                 while (msg_link_announced(cli) && now_ms() < end) {
@@ -313,15 +282,15 @@ static void quiet_client_server_restart(void **state)
                         usleep(1000);
                 }
                 assert_false(msg_link_announced(cli));
-                struct msg_server_config sc = {.path = f->path, .peer_timeout_ms = 300};
-                assert_int_equal(msg_server_new(f->base, &sc, &f->srv), 0);
-                msg_link_on_peer(f->srv, on_peer, f);
+                struct msg_server_config sc = {.path = f->m.path, .peer_timeout_ms = 300};
+                assert_int_equal(msg_server_new(f->m.base, &sc, &f->m.srv), 0);
+                msg_link_on_peer(f->m.srv, fixture_on_peer, &f->m);
                 uint64_t t0 = now_ms();
                 assert_true(wait_listed(f, cb, "domd/restart", 1, 5000));
                 uint64_t took = now_ms() - t0;
                 end = now_ms() + 1000;
                 while (!msg_link_watched(cli) && now_ms() < end) {
-                        event_base_loop(f->base, EVLOOP_NONBLOCK);
+                        event_base_loop(f->m.base, EVLOOP_NONBLOCK);
                         event_base_loop(cb, EVLOOP_NONBLOCK);
                         usleep(1000);
                 }
@@ -329,11 +298,11 @@ static void quiet_client_server_restart(void **state)
                 print_message("listed by the new server after %llu ms\n", (unsigned long long)took);
                 /* ZeroMQ reconnects within its 1 s interval at most; the heartbeat is 10 s */
                 assert_true(took < 3000);
-                const struct msg_peer_info *p = msg_link_peer(f->srv, "domd/restart");
+                const struct msg_peer_info *p = msg_link_peer(f->m.srv, "domd/restart");
                 assert_int_equal(p->n_state, 1);
                 assert_string_equal(p->state[0]->value, "running");
                 assert_true(p->watched);
-                assert_true(msg_link_generation(f->srv) != gen1);
+                assert_true(msg_link_generation(f->m.srv) != gen1);
         }
         msg_link_free(cli);
         event_base_free(cb);
@@ -344,14 +313,14 @@ static void quiet_client_server_restart(void **state)
 static void quiet_peer_idle_ping(void **state)
 {
         struct fix *f = *state;
-        if (access(f->helper, X_OK) != 0)
+        if (access(f->m.helper, X_OK) != 0)
                 skip();
         pid_t pid = spawn_peer(f, "domd/pinger", "200", "0");
         assert_true(wait_listed(f, NULL, "domd/pinger", 1, 5000));
         run_for(f, 300);
-        uint64_t rx = msg_link_counters(f->srv)->rx;
+        uint64_t rx = msg_link_counters(f->m.srv)->rx;
         run_for(f, 2000);
-        uint64_t n = msg_link_counters(f->srv)->rx - rx;
+        uint64_t n = msg_link_counters(f->m.srv)->rx - rx;
         print_message("%llu Pings in 2 s with idle_ping 200 ms\n", (unsigned long long)n);
         assert_true(n >= 4 && n <= 14); /* not every 50 ms heartbeat (40) */
         reap(pid);

@@ -20,44 +20,16 @@
 #include <zmq.h>
 
 #include "common/msg.h"
+#include "tests/unit/msg_server_fixture.h"
 
 struct fix {
-        char dir[64];
-        char path[96];
-        char helper[512];
-        struct event_base *base;
-        struct msg_link *srv;
-        int ups, downs;
+        struct msg_server_fixture m; /* the server and its peer counts */
 };
-
-static uint64_t now_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void on_peer(struct msg_link *l, const struct msg_peer_info *p, int up, void *arg)
-{
-        struct fix *f = arg;
-        if (up)
-                f->ups++;
-        else
-                f->downs++;
-}
 
 static int setup_timeout(void **state, int peer_timeout_ms)
 {
         struct fix *f = calloc(1, sizeof *f);
-        const char *b = getenv("B");
-        snprintf(f->helper, sizeof f->helper, "%s/tests/helpers/msg_peer", b != NULL ? b : "build");
-        snprintf(f->dir, sizeof f->dir, "/tmp/test_msg_recover.XXXXXX");
-        assert_non_null(mkdtemp(f->dir));
-        snprintf(f->path, sizeof f->path, "%s/xapid.msg", f->dir);
-        f->base = event_base_new();
-        struct msg_server_config sc = {.path = f->path, .peer_timeout_ms = peer_timeout_ms};
-        assert_int_equal(msg_server_new(f->base, &sc, &f->srv), 0);
-        msg_link_on_peer(f->srv, on_peer, f);
+        fixture_open(&f->m, "test_msg_recover", peer_timeout_ms);
         *state = f;
         return 0;
 }
@@ -75,10 +47,7 @@ static int setup_burst(void **state)
 static int teardown(void **state)
 {
         struct fix *f = *state;
-        msg_link_free(f->srv);
-        event_base_free(f->base);
-        unlink(f->path);
-        rmdir(f->dir);
+        fixture_close(&f->m);
         free(f);
         return 0;
 }
@@ -88,7 +57,7 @@ static pid_t spawn_peer(struct fix *f, const char *identity, const char *heartbe
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
-                execl(f->helper, f->helper, f->path, identity, heartbeat_ms, (char *)NULL);
+                execl(f->m.helper, f->m.helper, f->m.path, identity, heartbeat_ms, (char *)NULL);
                 _exit(127);
         }
         return pid;
@@ -103,7 +72,7 @@ static void reap(pid_t pid)
 
 static int listed_with_state(struct fix *f, const char *identity)
 {
-        const struct msg_peer_info *p = msg_link_peer(f->srv, identity);
+        const struct msg_peer_info *p = msg_link_peer(f->m.srv, identity);
         return p != NULL && p->n_state == 1 && strcmp(p->state[0]->key, "power") == 0 &&
                strcmp(p->state[0]->value, "running") == 0;
 }
@@ -112,10 +81,10 @@ static int listed_with_state(struct fix *f, const char *identity)
 static int wait_listed(struct fix *f, const char *identity, int want, int ms)
 {
         uint64_t end = now_ms() + (uint64_t)ms;
-        while ((msg_link_peer(f->srv, identity) != NULL) != want) {
+        while ((msg_link_peer(f->m.srv, identity) != NULL) != want) {
                 if (now_ms() > end)
                         return 0;
-                event_base_loop(f->base, EVLOOP_NONBLOCK);
+                event_base_loop(f->m.base, EVLOOP_NONBLOCK);
                 usleep(1000);
         }
         return 1;
@@ -127,20 +96,20 @@ static int wait_listed(struct fix *f, const char *identity, int want, int ms)
 static void stopped_peer_comes_back(void **state)
 {
         struct fix *f = *state;
-        if (access(f->helper, X_OK) != 0)
+        if (access(f->m.helper, X_OK) != 0)
                 skip();
         pid_t pid = spawn_peer(f, "domd/stopped", "50");
         assert_true(wait_listed(f, "domd/stopped", 1, 5000));
         assert_true(listed_with_state(f, "domd/stopped"));
         static const int stops_ms[] = {450, 900, 2000, 350};
         for (size_t i = 0; i < sizeof stops_ms / sizeof stops_ms[0]; i++) {
-                int downs = f->downs;
+                int downs = f->m.downs;
                 assert_int_equal(kill(pid, SIGSTOP), 0);
                 uint64_t t0 = now_ms();
                 assert_true(wait_listed(f, "domd/stopped", 0, 3000));
-                assert_int_equal(f->downs, downs + 1);
+                assert_int_equal(f->m.downs, downs + 1);
                 while (now_ms() - t0 < (uint64_t)stops_ms[i]) {
-                        event_base_loop(f->base, EVLOOP_NONBLOCK);
+                        event_base_loop(f->m.base, EVLOOP_NONBLOCK);
                         usleep(1000);
                 }
                 assert_int_equal(kill(pid, SIGCONT), 0);
@@ -149,7 +118,7 @@ static void stopped_peer_comes_back(void **state)
                 /* a few heartbeats (50 ms) plus scheduling slack on a loaded machine */
                 assert_true(now_ms() - t1 < 1000);
                 assert_true(listed_with_state(f, "domd/stopped"));
-                assert_int_equal(msg_link_peer(f->srv, "domd/stopped")->pid, pid);
+                assert_int_equal(msg_link_peer(f->m.srv, "domd/stopped")->pid, pid);
         }
         reap(pid);
 }
@@ -159,7 +128,7 @@ static void stopped_peer_comes_back(void **state)
 static void server_stall_peers_come_back(void **state)
 {
         struct fix *f = *state;
-        if (access(f->helper, X_OK) != 0)
+        if (access(f->m.helper, X_OK) != 0)
                 skip();
         enum { N = 20 };
         pid_t pids[N];
@@ -171,12 +140,12 @@ static void server_stall_peers_come_back(void **state)
         for (int round = 0; round < 3; round++) {
                 for (int i = 0; i < N; i++)
                         assert_true(wait_listed(f, ids[i], 1, 10000));
-                int downs = f->downs;
+                int downs = f->m.downs;
                 usleep(700 * 1000); /* the server's loop does not run */
-                event_base_loop(f->base, EVLOOP_NONBLOCK);
+                event_base_loop(f->m.base, EVLOOP_NONBLOCK);
                 uint64_t end = now_ms() + 5000;
-                while (f->downs < downs + 1 && now_ms() < end) {
-                        event_base_loop(f->base, EVLOOP_NONBLOCK);
+                while (f->m.downs < downs + 1 && now_ms() < end) {
+                        event_base_loop(f->m.base, EVLOOP_NONBLOCK);
                         usleep(1000);
                 }
         }
@@ -192,7 +161,7 @@ static void server_stall_peers_come_back(void **state)
 static void burst_of_peers(void **state)
 {
         struct fix *f = *state;
-        if (access(f->helper, X_OK) != 0)
+        if (access(f->m.helper, X_OK) != 0)
                 skip();
         enum { N = 300 };
         pid_t *pids = calloc(N, sizeof *pids);
@@ -202,14 +171,14 @@ static void burst_of_peers(void **state)
                 pids[i] = spawn_peer(f, id, "1000");
         }
         uint64_t t0 = now_ms(), end = t0 + 60000;
-        while (msg_link_peers(f->srv, NULL, NULL) < N && now_ms() < end) {
-                event_base_loop(f->base, EVLOOP_NONBLOCK);
+        while (msg_link_peers(f->m.srv, NULL, NULL) < N && now_ms() < end) {
+                event_base_loop(f->m.base, EVLOOP_NONBLOCK);
                 usleep(1000);
         }
         print_message("%zu of %d peers listed after %llu ms (%d drops)\n",
-                      msg_link_peers(f->srv, NULL, NULL), N, (unsigned long long)(now_ms() - t0),
-                      f->downs);
-        assert_int_equal(msg_link_peers(f->srv, NULL, NULL), N);
+                      msg_link_peers(f->m.srv, NULL, NULL), N, (unsigned long long)(now_ms() - t0),
+                      f->m.downs);
+        assert_int_equal(msg_link_peers(f->m.srv, NULL, NULL), N);
         for (int i = 0; i < N; i++) {
                 snprintf(id, sizeof id, "domd/burst-%03d", i);
                 assert_true(listed_with_state(f, id));
@@ -225,10 +194,10 @@ static int in_process_listed(struct fix *f, struct event_base *cb, const char *i
                              int ms)
 {
         uint64_t end = now_ms() + (uint64_t)ms;
-        while ((msg_link_peer(f->srv, identity) != NULL) != want) {
+        while ((msg_link_peer(f->m.srv, identity) != NULL) != want) {
                 if (now_ms() > end)
                         return 0;
-                event_base_loop(f->base, EVLOOP_NONBLOCK);
+                event_base_loop(f->m.base, EVLOOP_NONBLOCK);
                 event_base_loop(cb, EVLOOP_NONBLOCK);
                 usleep(1000);
         }
@@ -239,7 +208,7 @@ static void dropped_peer_told_at_once(void **state)
 {
         struct fix *f = *state;
         struct event_base *cb = event_base_new();
-        struct msg_client_config cc = {.path = f->path,
+        struct msg_client_config cc = {.path = f->m.path,
                                        .identity = "domd/slow",
                                        .role = "domd",
                                        .heartbeat_ms = 3000,
@@ -256,7 +225,7 @@ static void dropped_peer_told_at_once(void **state)
                 assert_true(now_ms() - t0 < 1000); /* its next heartbeat is seconds away */
                 assert_true(listed_with_state(f, "domd/slow"));
         }
-        assert_true(f->downs >= 3);
+        assert_true(f->m.downs >= 3);
         msg_link_free(cli);
         event_base_free(cb);
 }
@@ -272,7 +241,7 @@ static void unknown_sender_told(void **state)
         zmq_setsockopt(s, ZMQ_RCVTIMEO, &ms, sizeof ms);
         zmq_setsockopt(s, ZMQ_ROUTING_ID, "raw", 3);
         char ep[128];
-        snprintf(ep, sizeof ep, "ipc://%s", f->path);
+        snprintf(ep, sizeof ep, "ipc://%s", f->m.path);
         assert_int_equal(zmq_connect(s, ep), 0);
         Ts__Peer__StatusReply ev = TS__PEER__STATUS_REPLY__INIT;
         struct msg_header h = {.kind = TS__KIND__EVENT, .generation = 5, .sender = "raw"};
@@ -284,7 +253,7 @@ static void unknown_sender_told(void **state)
         int told = 0;
         uint64_t end = now_ms() + 3000;
         while (!told && now_ms() < end) {
-                event_base_loop(f->base, EVLOOP_NONBLOCK);
+                event_base_loop(f->m.base, EVLOOP_NONBLOCK);
                 uint8_t in[512];
                 int n = zmq_recv(s, in, sizeof in, ZMQ_DONTWAIT);
                 if (n <= 0) {
@@ -303,7 +272,7 @@ static void unknown_sender_told(void **state)
                 told = 1;
         }
         assert_true(told);
-        assert_int_equal(msg_link_counters(f->srv)->nudges, 1);
+        assert_int_equal(msg_link_counters(f->m.srv)->nudges, 1);
         zmq_close(s);
         zmq_ctx_term(ctx);
 }
@@ -313,26 +282,26 @@ static void unknown_sender_told(void **state)
 static void late_server(void **state)
 {
         struct fix *f = *state;
-        struct msg_server_config sc = {.path = f->path, .peer_timeout_ms = 20000};
-        msg_link_free(f->srv);
-        unlink(f->path);
+        struct msg_server_config sc = {.path = f->m.path, .peer_timeout_ms = 20000};
+        msg_link_free(f->m.srv);
+        unlink(f->m.path);
         struct msg_client_config cc = {
-            .path = f->path, .identity = "domd/early", .role = "domd", .heartbeat_ms = 10000};
+            .path = f->m.path, .identity = "domd/early", .role = "domd", .heartbeat_ms = 10000};
         struct msg_link *cli = NULL;
-        assert_int_equal(msg_client_new(f->base, &cc, &cli), 0);
+        assert_int_equal(msg_client_new(f->m.base, &cc, &cli), 0);
         uint64_t end = now_ms() + 2500;
         while (now_ms() < end) {
-                event_base_loop(f->base, EVLOOP_NONBLOCK);
+                event_base_loop(f->m.base, EVLOOP_NONBLOCK);
                 usleep(1000);
         }
-        assert_int_equal(msg_server_new(f->base, &sc, &f->srv), 0);
+        assert_int_equal(msg_server_new(f->m.base, &sc, &f->m.srv), 0);
         uint64_t t0 = now_ms();
         assert_true(wait_listed(f, "domd/early", 1, 5000));
         /* reconnection (≤ 1 s apart) plus a Hello retry (≤ 1 s apart), with some slack */
         assert_true(now_ms() - t0 < 3000);
         end = now_ms() + 2000;
         while (!msg_link_announced(cli) && now_ms() < end) {
-                event_base_loop(f->base, EVLOOP_NONBLOCK);
+                event_base_loop(f->m.base, EVLOOP_NONBLOCK);
                 usleep(1000);
         }
         assert_true(msg_link_announced(cli));
