@@ -3,11 +3,13 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,6 +19,24 @@
 static void reply(int fd, int32_t v)
 {
         (void)send(fd, &v, sizeof(v), MSG_NOSIGNAL);
+}
+
+/* Reaps the domds that exited and tells xapid (SFD: the signalfd of SIGCHLD). */
+static void reap(int sfd)
+{
+        struct signalfd_siginfo si;
+        while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+                ;
+        int status;
+        pid_t pid;
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+                struct domd_zygote_exit e = {.pid = pid, .status = status};
+                /* blocking: a busy xapid reads these later; a gone one fails the send */
+                ssize_t n;
+                while ((n = send(DOMD_ZYGOTE_EXIT_FD, &e, sizeof(e), MSG_NOSIGNAL)) < 0 &&
+                       errno == EINTR)
+                        ;
+        }
 }
 
 /* In the domd: what posix_spawn did for a domd started directly (its own session, no
@@ -73,10 +93,28 @@ int domd_zygote_serve(int argc, char **argv, int (*run)(int argc, char **argv))
         int fd = DOMD_ZYGOTE_FD;
         /* xapid's own signals: a terminal's ^C reaches xapid, which closes our socket */
         signal(SIGINT, SIG_IGN);
+        /* the domds' exits, read between requests */
+        sigset_t chld;
+        sigemptyset(&chld);
+        sigaddset(&chld, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &chld, NULL);
+        int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (sfd < 0)
+                return 1;
         static char buf[DOMD_ZYGOTE_MAX + 1];
         for (;;) {
-                ssize_t n = recv(fd, buf, DOMD_ZYGOTE_MAX, 0);
-                if (n < 0 && errno == EINTR)
+                struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
+                if (poll(p, 2, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return 1;
+                }
+                if (p[1].revents != 0)
+                        reap(sfd);
+                if (p[0].revents == 0)
+                        continue;
+                ssize_t n = recv(fd, buf, DOMD_ZYGOTE_MAX, MSG_DONTWAIT);
+                if (n < 0 && (errno == EINTR || errno == EAGAIN))
                         continue;
                 if (n <= 0)
                         return n == 0 ? 0 : 1;
@@ -87,25 +125,15 @@ int domd_zygote_serve(int argc, char **argv, int (*run)(int argc, char **argv))
                         reply(fd, -EINVAL);
                         continue;
                 }
-                pid_t mid = fork();
-                if (mid < 0) {
-                        reply(fd, -errno);
-                        continue;
-                }
-                if (mid > 0) {
-                        while (waitpid(mid, NULL, 0) < 0 && errno == EINTR)
-                                ;
-                        continue;
-                }
                 pid_t domd = fork();
                 if (domd != 0) {
-                        if (domd < 0)
-                                reply(fd, -errno);
-                        _exit(domd < 0); /* the domd is orphaned, to xapid (the subreaper) */
+                        reply(fd, domd < 0 ? -errno : (int32_t)domd);
+                        continue;
                 }
                 /* the domd */
-                reply(fd, (int32_t)getpid());
                 close(fd);
+                close(sfd);
+                close(DOMD_ZYGOTE_EXIT_FD);
                 become_domd();
                 set_title(nargs, args);
                 optind = 1;

@@ -12,10 +12,10 @@
  * on the loop: after a take (the exec then runs on the spawning thread, not in the call), and
  * a while after a spare died (so a domd that cannot start does not spin).
  *
- * A child can exit, and be reaped by the SIGCHLD handler, before the spawning thread has
- * recorded its pid (posix_spawn returns after the exec; a domd failing at once may be gone
- * by then).  While a spawn is in flight (pid -1), the handler therefore keeps the pids it
- * cannot match as orphans; the thread, recording a pid found among them, marks the entry
+ * A child can exit, and be reaped (by the SIGCHLD handler, or by the zygote, which reports
+ * it), before the spawning thread has recorded its pid (posix_spawn returns after the exec;
+ * a domd failing at once may be gone by then).  While a spawn is in flight (pid -1), the
+ * loop therefore keeps the pids it cannot match as orphans; the thread, recording a pid found among them, marks the entry
  * reaped and raises SIGCHLD so that the exit is reported on the loop like any other. */
 #include "xapid/domd_spawn.h"
 
@@ -29,12 +29,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "common/uuid.h"
+#include "domd/zygote.h"
 #include "xapid/domd_zygote.h"
 
 LOG_MODULE(domd_spawn)
@@ -59,6 +61,8 @@ struct orphan {
 
 struct domd_spawner {
         struct event *sigchld;
+        int exits[2]; /* the zygote's exit reports: read end (loop), write end (zygotes) */
+        struct event *exits_ev;
         char *path;
         char *config;
         bool use_systemd;
@@ -280,29 +284,29 @@ static void report_exit(struct domd_spawner *s, const struct child *c, int statu
                 s->exited(s->arg, c->uuid, status);
 }
 
-static void on_sigchld(evutil_socket_t sig, short what, void *arg)
+/* PID exited with STATUS (reaped by xapid, or by the zygote). */
+static void child_exited(struct domd_spawner *s, pid_t pid, int status)
 {
-        struct domd_spawner *s = arg;
-        int status;
-        pid_t pid;
-        while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-                pthread_mutex_lock(&s->lock);
-                size_t i = 0;
-                while (i < s->n_children && (s->children[i].pid != pid || s->children[i].reaped))
-                        i++;
-                if (i == s->n_children) {
-                        /* perhaps spawned so recently that the thread has not recorded it */
-                        keep_orphan(s, pid, status);
-                        pthread_mutex_unlock(&s->lock);
-                        log_debug("reaped pid %ld (not a known domd yet)", (long)pid);
-                        continue;
-                }
-                struct child c = s->children[i];
-                remove_at(s, i);
+        pthread_mutex_lock(&s->lock);
+        size_t i = 0;
+        while (i < s->n_children && (s->children[i].pid != pid || s->children[i].reaped))
+                i++;
+        if (i == s->n_children) {
+                /* perhaps spawned so recently that the thread has not recorded it */
+                keep_orphan(s, pid, status);
                 pthread_mutex_unlock(&s->lock);
-                report_exit(s, &c, status);
+                log_debug("reaped pid %ld (not a known domd yet)", (long)pid);
+                return;
         }
-        /* exits reaped before the thread recorded their pid */
+        struct child c = s->children[i];
+        remove_at(s, i);
+        pthread_mutex_unlock(&s->lock);
+        report_exit(s, &c, status);
+}
+
+/* Reports the exits that were reaped before the thread recorded their pid. */
+static void report_reaped(struct domd_spawner *s)
+{
         for (;;) {
                 pthread_mutex_lock(&s->lock);
                 size_t i = 0;
@@ -317,6 +321,28 @@ static void on_sigchld(evutil_socket_t sig, short what, void *arg)
                 pthread_mutex_unlock(&s->lock);
                 report_exit(s, &c, c.status);
         }
+}
+
+static void on_sigchld(evutil_socket_t sig, short what, void *arg)
+{
+        struct domd_spawner *s = arg;
+        int status;
+        pid_t pid;
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+                child_exited(s, pid, status);
+        report_reaped(s);
+}
+
+/* The zygote reaped domds (its children) and says so. */
+static void on_zygote_exits(evutil_socket_t fd, short what, void *arg)
+{
+        struct domd_spawner *s = arg;
+        struct domd_zygote_exit e;
+        ssize_t n;
+        while ((n = recv(fd, &e, sizeof(e), 0)) == (ssize_t)sizeof(e))
+                if (e.pid > 0)
+                        child_exited(s, e.pid, e.status);
+        report_reaped(s);
 }
 
 /* Queues a child named NAME (the lock held); returns 0 or -ENOMEM. */
@@ -459,6 +485,7 @@ int domd_spawner_new(struct event_base *base, const struct domd_spawn_config *cf
         struct domd_spawner *s = calloc(1, sizeof(*s));
         if (s == NULL)
                 return -ENOMEM;
+        s->exits[0] = s->exits[1] = -1;
         pthread_mutex_init(&s->lock, NULL);
         pthread_cond_init(&s->wake, NULL);
         if (cfg->domd_path != NULL && cfg->domd_path[0] != '\0') {
@@ -478,7 +505,12 @@ int domd_spawner_new(struct event_base *base, const struct domd_spawn_config *cf
         s->config = cfg->domd_config != NULL ? strdup(cfg->domd_config) : NULL;
         s->use_systemd = cfg->use_systemd;
         if (cfg->zygote && !cfg->use_systemd && s->path != NULL) {
-                s->zygote = domd_zygote_new(s->path);
+                if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, s->exits) == 0 &&
+                    fcntl(s->exits[0], F_SETFL, O_NONBLOCK) == 0 &&
+                    (s->exits_ev = event_new(base, s->exits[0], EV_READ | EV_PERSIST,
+                                             on_zygote_exits, s)) != NULL &&
+                    event_add(s->exits_ev, NULL) == 0)
+                        s->zygote = domd_zygote_new(s->path, s->exits[1]);
                 if (s->zygote == NULL)
                         log_warnx("no domd zygote: each domd is exec'd");
         }
@@ -516,6 +548,11 @@ void domd_spawner_free(struct domd_spawner *s)
                 if (s->children[i].spare && s->children[i].pid > 0 && !s->children[i].reaped)
                         kill(s->children[i].pid, SIGTERM);
         domd_zygote_free(s->zygote);
+        if (s->exits_ev != NULL)
+                event_free(s->exits_ev);
+        for (int i = 0; i < 2; i++)
+                if (s->exits[i] >= 0)
+                        close(s->exits[i]);
         if (s->refill != NULL)
                 event_free(s->refill);
         if (s->sigchld != NULL)

@@ -33,6 +33,7 @@ extern char **environ;
 
 struct domd_zygote {
         char *path;
+        int exit_fd; /* the write end of the exit reports */
         int fd; /* -1: no zygote */
         pid_t pid;
         time_t last_start;
@@ -45,7 +46,7 @@ static time_t now_s(void)
         return ts.tv_sec;
 }
 
-struct domd_zygote *domd_zygote_new(const char *path)
+struct domd_zygote *domd_zygote_new(const char *path, int exit_fd)
 {
         if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
                 log_warnx("cannot become a child subreaper: %s", strerror(errno));
@@ -55,6 +56,7 @@ struct domd_zygote *domd_zygote_new(const char *path)
         if (z == NULL)
                 return NULL;
         z->path = strdup(path);
+        z->exit_fd = exit_fd;
         z->fd = -1;
         z->last_start = now_s() - RESTART_INTERVAL_S - 1;
         if (z->path == NULL) {
@@ -96,12 +98,17 @@ static int start(struct domd_zygote *z)
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return -errno;
-        /* the zygote's end must not be DOMD_ZYGOTE_FD already: dup2 would keep CLOEXEC */
-        int theirs = fcntl(sv[1], F_DUPFD_CLOEXEC, DOMD_ZYGOTE_FD + 1);
+        /* the zygote's ends must not be its descriptors already (dup2 would keep CLOEXEC),
+         * nor the one the other is dup'd to */
+        int theirs = fcntl(sv[1], F_DUPFD_CLOEXEC, DOMD_ZYGOTE_EXIT_FD + 1);
         close(sv[1]);
-        if (theirs < 0) {
+        int exits = fcntl(z->exit_fd, F_DUPFD_CLOEXEC, DOMD_ZYGOTE_EXIT_FD + 1);
+        if (theirs < 0 || exits < 0) {
+                int e = errno;
+                if (theirs >= 0)
+                        close(theirs);
                 close(sv[0]);
-                return -errno;
+                return -e;
         }
         char room[DOMD_ZYGOTE_TITLE_ROOM + 1];
         memset(room, ' ', DOMD_ZYGOTE_TITLE_ROOM);
@@ -111,6 +118,7 @@ static int start(struct domd_zygote *z)
         posix_spawn_file_actions_t fa;
         domd_spawn_attrs(&attr, &fa);
         posix_spawn_file_actions_adddup2(&fa, theirs, DOMD_ZYGOTE_FD);
+        posix_spawn_file_actions_adddup2(&fa, exits, DOMD_ZYGOTE_EXIT_FD);
         pid_t pid;
         /* symbols resolved once, in the zygote, rather than lazily in each domd */
         size_t n_env = 0;
@@ -121,6 +129,7 @@ static int start(struct domd_zygote *z)
                 posix_spawn_file_actions_destroy(&fa);
                 posix_spawnattr_destroy(&attr);
                 close(theirs);
+                close(exits);
                 close(sv[0]);
                 return -ENOMEM;
         }
@@ -131,6 +140,7 @@ static int start(struct domd_zygote *z)
         posix_spawn_file_actions_destroy(&fa);
         posix_spawnattr_destroy(&attr);
         close(theirs);
+        close(exits);
         if (e != 0) {
                 close(sv[0]);
                 log_warnx("cannot start the domd zygote %s: %s", z->path, strerror(e));

@@ -18,8 +18,14 @@ BIN = os.path.join(TOP, B, "bin") if not os.path.isabs(B) else os.path.join(B, "
 
 
 class Stack:
-    def __init__(self, name="stack"):
+    def __init__(self, name="stack", run_on_tmpfs=False):
+        """RUN_ON_TMPFS: the run directory (sockets, pid files, domd and simulated domain
+        state) in /dev/shm, as /run/xapid is a tmpfs on a host; the state stays on disk."""
         self.dir = tempfile.mkdtemp(prefix="ts-%s-" % name)
+        self.run_tmpfs = None
+        if run_on_tmpfs and os.path.isdir("/dev/shm"):
+            self.run_tmpfs = tempfile.mkdtemp(prefix="ts-%s-run-" % name, dir="/dev/shm")
+            os.symlink(self.run_tmpfs, os.path.join(self.dir, "run"))
         self.info = {}
 
     def up(self):
@@ -41,6 +47,8 @@ class Stack:
     def cleanup(self):
         self.down()
         shutil.rmtree(self.dir, ignore_errors=True)
+        if self.run_tmpfs:
+            shutil.rmtree(self.run_tmpfs, ignore_errors=True)
 
     def logs(self, name=None):
         out = []
