@@ -67,8 +67,10 @@ def boot(cache, share, run_sh, timeout=420, mem=2048, dom0_mem=1024, log_path=No
     xen_cmd = ("console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all noreboot "
                "dom0_mem=%dM,max:%dM dom0_max_vcpus=1" % (dom0_mem, dom0_mem))
     dom0_cmd = "console=hvc0 earlyprintk=xen loglevel=4 xentest.share=%s" % share
-    # SMAP under TCG breaks Xen's PV exception bounce: -smap.
-    cmd = ["qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-cpu", "max,-smap",
+    # SMAP under TCG breaks Xen's PV exception bounce: -smap.  TS_XEN_QEMU_CPU replaces
+    # the CPU model (to try another one).
+    cpu = os.environ.get("TS_XEN_QEMU_CPU", "max,-smap")
+    cmd = ["qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-cpu", cpu,
            "-m", str(mem), "-smp", "2", "-nographic", "-no-reboot", "-monitor", "none",
            "-serial", "stdio", "-nic", "none",
            "-kernel", os.path.join(cache, "xen"), "-append", xen_cmd,
