@@ -15,8 +15,9 @@
  * A child can exit, and be reaped (by the SIGCHLD handler, or by the zygote, which reports
  * it), before the spawning thread has recorded its pid (posix_spawn returns after the exec;
  * a domd failing at once may be gone by then).  While a spawn is in flight (pid -1), the
- * loop therefore keeps the pids it cannot match as orphans; the thread, recording a pid found among them, marks the entry
- * reaped and raises SIGCHLD so that the exit is reported on the loop like any other. */
+ * loop therefore keeps the pids it cannot match as orphans; the thread, recording a pid
+ * found among them, marks the entry reaped and raises SIGCHLD so that the exit is reported
+ * on the loop like any other. */
 #include "xapid/domd_spawn.h"
 
 #include <errno.h>
@@ -88,7 +89,7 @@ struct domd_spawner {
         unsigned spare_target;
 };
 
-#define SPARE_REFILL_MS   5    /* after a take: once the call has its answer, usually */
+#define SPARE_REFILL_MS   0    /* after a take: back-to-back starts outrun a later refill */
 #define SPARE_RESPAWN_MS  1000 /* after a spare died */
 #define SPARE_NAME_PREFIX "spare-"
 #define SPARE_NAME_HEX    8

@@ -62,7 +62,7 @@ static const struct cfg_key schema[] = {
      "a started domd must connect within this"},
     {"vm.reconcile_grace", CFG_DURATION, "3s", 0, 600000,
      "at start, how long running VMs' domds have to announce themselves"},
-    {"vm.domd_spares", CFG_INT, "2", 0, 64,
+    {"vm.domd_spares", CFG_INT, "4", 0, 64,
      "idle domds kept started so that VM.start need not wait for one (0: none; not with "
      "vm.domd_systemd)"},
     {"vm.domd_zygote", CFG_BOOL, "true", 0, 0,

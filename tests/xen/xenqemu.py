@@ -66,6 +66,7 @@ def boot(cache, share, run_sh, timeout=420, mem=2048, dom0_mem=1024, log_path=No
     os.chmod(os.path.join(share, "run.sh"), 0o755)
     xen_cmd = ("console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all noreboot "
                "dom0_mem=%dM,max:%dM dom0_max_vcpus=1" % (dom0_mem, dom0_mem))
+    xen_cmd += " " + os.environ.get("TS_XEN_EXTRA_CMDLINE", "")
     dom0_cmd = "console=hvc0 earlyprintk=xen loglevel=4 xentest.share=%s" % share
     # SMAP under TCG breaks Xen's PV exception bounce: -smap.  TS_XEN_QEMU_CPU replaces
     # the CPU model (to try another one).
