@@ -1,8 +1,9 @@
 /* Unit tests of xapid/domd_spawn: exits of domd children reach the owner and end
  * domd_spawn_running(), also when the child was reaped before the spawning thread had
- * recorded its pid (the reap race).  The domd is /bin/true, which exits at once; this
- * program's posix_spawn wraps the C library's to hold the spawning thread, when asked,
- * until the event loop has reaped the child, which makes the race deterministic. */
+ * recorded its pid (the reap race), directly or through the zygote.  The domd is /bin/true,
+ * which exits at once; this program's posix_spawn wraps the C library's to hold the
+ * spawning thread, when asked, until the event loop has reaped the child, which makes the
+ * race deterministic. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <event2/event.h>
@@ -14,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -127,6 +129,39 @@ static void exit_reaped_before_pid_recorded(void **state)
         run(true);
 }
 
+/* Through the zygote (the real domd binary, B/bin/domd): domds that fail at once (an
+ * unknown configuration key) are the zygote's children; it reaps them and reports their
+ * exits, often before the spawning thread has recorded the pid.  Unreported exits would
+ * leave the VMs' domds "running" for ever. */
+static void exits_reported_by_the_zygote(void **state)
+{
+        (void)state;
+        char domd[512];
+        const char *b = getenv("B");
+        snprintf(domd, sizeof domd, "%s/bin/domd", b != NULL ? b : "build");
+        if (access(domd, X_OK) != 0)
+                skip();
+        struct event_base *base = event_base_new();
+        assert_non_null(base);
+        struct exits x = {0};
+        const char *const overrides[] = {"no.such.key=1"};
+        struct domd_spawn_config cfg = {
+            .domd_path = domd, .zygote = true, .overrides = overrides, .n_overrides = 1};
+        struct domd_spawner *s = NULL;
+        assert_int_equal(domd_spawner_new(base, &cfg, on_exited, &x, &s), 0);
+        const char *const vms[] = {VM1, VM2, VM1, VM2, VM1, VM2};
+        for (size_t i = 0; i < 6; i++) {
+                assert_int_equal(domd_spawn(s, vms[i]), 0);
+                loop_until(base, &x, (int)i + 1);
+                assert_int_equal(x.n, (int)i + 1);
+                assert_string_equal(x.uuid[i], vms[i]);
+                assert_true(WIFEXITED(x.status[i]) && WEXITSTATUS(x.status[i]) == 1);
+                assert_false(domd_spawn_running(s, vms[i]));
+        }
+        domd_spawner_free(s);
+        event_base_free(base);
+}
+
 static void bad_uuid_refused(void **state)
 {
         (void)state;
@@ -146,6 +181,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(exit_reported),
             cmocka_unit_test(exit_reaped_before_pid_recorded),
+            cmocka_unit_test(exits_reported_by_the_zygote),
             cmocka_unit_test(bad_uuid_refused),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
