@@ -167,6 +167,10 @@ int msg_link_reply_error(struct msg_link *l, const struct msg_origin *from, int 
 
 /* Client: sets KEY=VALUE (copied; VALUE NULL removes) in the state summary of Hello. */
 int msg_link_set_state(struct msg_link *l, const char *key, const char *value);
+/* Client: says Hello again now, with the state summary as it is (a spare domd that became
+ * a VM's), asking to be quiet from now on when IDLE_PING_MS > 0 (see msg_client_config).
+ * Returns 0, or -EINVAL for a server link. */
+int msg_client_announce_again(struct msg_link *l, int idle_ping_ms);
 /* Client: 1 when the server acknowledged our Hello and has not been lost since. */
 int msg_link_announced(const struct msg_link *l);
 /* Client: 1 when the server watches our process, so that we ping only while busy. */

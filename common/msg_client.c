@@ -342,6 +342,17 @@ static int start_monitor(struct msg_link *l)
         return 0;
 }
 
+int msg_client_announce_again(struct msg_link *l, int idle_ping_ms)
+{
+        if (l == NULL || l->is_server)
+                return -EINVAL;
+        l->idle_ping_ms = idle_ping_ms > 0 ? idle_ping_ms : 0;
+        /* not announced yet: the Hello the tick retries carries the new state */
+        if (l->announced)
+                send_hello(l);
+        return 0;
+}
+
 void msg_client_seen(struct msg_link *l, uint64_t gen)
 {
         l->last_rx_ms = msg_now_ms();

@@ -56,8 +56,6 @@ struct domd {
         /* a spare (main.c): started before any VM needs it, it becomes one VM's domd when
          * xapid sends it that VM's Build */
         bool spare;
-        struct msg_link *spare_link; /* the spare's own link, freed soon after the take */
-        struct event *spare_free_ev;
 };
 
 /* serve.c */
@@ -75,8 +73,6 @@ void domd_forget_domain(struct domd *m, bool exit_soon);
 /* main.c */
 void domd_save_state(struct domd *m);
 void domd_set_title(struct domd *m);
-/* main.c: starts connecting to xapid as the spare it is (AS_SPARE), or as its VM's domd */
-int domd_connect(struct domd *m, bool as_spare, struct msg_link **out);
 void domd_arm_timer(struct domd *m);
 void domd_watch_domain(struct domd *m);
 /* A spare takes VM UUID's identity: files, control socket, title, and any domain of the VM
@@ -89,8 +85,8 @@ void domd_coredump_register(struct domd *m);
 /* spare.c */
 /* True for a spare's instance name: "spare-" and 8 hex digits. */
 bool domd_spare_name_ok(const char *name);
-/* A spare listens for the Build that gives it its VM, and exits when it loses xapid. */
+/* A spare listens for the Build that gives it its VM, and exits when it loses xapid before
+ * that. */
 void domd_spare_init(struct domd *m);
-void domd_spare_fini(struct domd *m);
 
 #endif

@@ -49,6 +49,7 @@ static const struct cfg_key schema[] = {
 };
 
 void domd_check_wait(struct domd *m);
+static int domd_connect(struct domd *m, bool as_spare, struct msg_link **out);
 
 void domd_save_state(struct domd *m)
 {
@@ -407,8 +408,10 @@ static int domd_main(int argc, char **argv)
         if (r < 0)
                 fatalx("cannot connect to xapid at %s: %s", m->d.msg_path, strerror(-r));
         msg_link_set_state(m->d.link, "backend", hv_backend_name(m->hv));
-        if (!m->spare)
+        if (!m->spare) {
+                msg_link_set_state(m->d.link, "vm", m->uuid);
                 adopt(m);
+        }
         if (m->have_domain) {
                 char domid[16];
                 snprintf(domid, sizeof(domid), "%u", m->domid);
@@ -442,7 +445,6 @@ static int domd_main(int argc, char **argv)
                 event_free(m->poll_ev);
         event_free(m->timer);
         event_free(m->exit_ev);
-        domd_spare_fini(m);
         hv_close(m->hv);
         daemon_fini(&m->d);
         free(m);
@@ -450,7 +452,7 @@ static int domd_main(int argc, char **argv)
 }
 
 /* Starts connecting to xapid as the spare it is (AS_SPARE), or as its VM's domd. */
-int domd_connect(struct domd *m, bool as_spare, struct msg_link **out)
+static int domd_connect(struct domd *m, bool as_spare, struct msg_link **out)
 {
         char identity[128];
         snprintf(identity, sizeof(identity), "%s%s", as_spare ? "" : "domd/", m->d.instance);
@@ -460,8 +462,8 @@ int domd_connect(struct domd *m, bool as_spare, struct msg_link **out)
                                        .version = TS_VERSION,
                                        .heartbeat_ms =
                                            (int)cfg_get_duration_ms(m->d.cfg, "domd.heartbeat")};
-        /* quiet once xapid watches our process; a spare heartbeats: its link is closed once
-         * it is taken, and xapid learns that from the silence */
+        /* quiet once xapid watches our process; a spare heartbeats until it is taken (it then
+         * announces itself again, quiet: spare.c) */
         if (!as_spare)
                 cc.idle_ping_ms = (int)cfg_get_duration_ms(m->d.cfg, "domd.idle_ping");
         return msg_client_new(m->d.base, &cc, out);

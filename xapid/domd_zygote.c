@@ -34,7 +34,7 @@ extern char **environ;
 struct domd_zygote {
         char *path;
         int exit_fd; /* the write end of the exit reports */
-        int fd; /* -1: no zygote */
+        int fd;      /* -1: no zygote */
         pid_t pid;
         time_t last_start;
 };

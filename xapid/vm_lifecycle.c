@@ -85,6 +85,9 @@ struct call {
 struct vmrt {
         struct vmrt *next;
         char uuid[UUID_STR_LEN];
+        /* the identity of the VM's domd: domd/<uuid>, or the spare-XXXXXXXX that became it
+         * (a spare keeps its one connection) */
+        char peer[MSG_IDENTITY_MAX + 1];
         bool domd_up;
         /* a call ended without the domd's answer (it was dropped or died mid-call): whether
          * the domain was built, destroyed or left alone is unknown until a domd of the VM
@@ -184,6 +187,7 @@ static struct vmrt *rt_get(struct vms *v, const char *uuid)
         if (rt == NULL)
                 abort();
         snprintf(rt->uuid, sizeof(rt->uuid), "%s", uuid);
+        snprintf(rt->peer, sizeof(rt->peer), "domd/%s", uuid);
         rt->v = v;
         rt->respawn = evtimer_new(v->x->base, on_respawn, rt);
         rt->next = v->buckets[b];
@@ -196,9 +200,31 @@ static struct db_row *vm_row(struct vms *v, const char *uuid)
         return db_get_by_uuid(v->x->db, &mclass_VM, uuid);
 }
 
-static void identity(const struct vmrt *rt, char out[64])
+static void identity(const struct vmrt *rt, char out[MSG_IDENTITY_MAX + 1])
 {
-        snprintf(out, 64, "domd/%s", rt->uuid);
+        snprintf(out, MSG_IDENTITY_MAX + 1, "%s", rt->peer);
+}
+
+static const char *peer_state(const struct msg_peer_info *p, const char *key);
+
+/* The VM whose domd the peer named PEER is: domd/<uuid>, or a spare that became one (the
+ * vm of its Hello, or the VM that took it); NULL for any other peer. */
+static const char *peer_vm(struct vms *v, const char *peer)
+{
+        if (strncmp(peer, "domd/", 5) == 0)
+                return peer + 5;
+        if (!domd_spare_name(peer) || v->x->msg == NULL)
+                return NULL;
+        const struct msg_peer_info *p = msg_link_peer(v->x->msg, peer);
+        const char *vm = p != NULL ? peer_state(p, "vm") : NULL;
+        if (vm != NULL && uuid_is_valid(vm))
+                return vm;
+        /* not listed (any more): a domd dropped for silence may still answer late */
+        for (size_t b = 0; b < RT_BUCKETS; b++)
+                for (struct vmrt *rt = v->buckets[b]; rt != NULL; rt = rt->next)
+                        if (strcmp(rt->peer, peer) == 0)
+                                return rt->uuid;
+        return NULL;
 }
 
 /* ---- the datamodel side -------------------------------------------------------------------- */
@@ -594,7 +620,7 @@ static void orphan_release(struct vms *v, struct db_row *vm, struct vmrt *rt, bo
 static int send_request(struct call *c, const ProtobufCMessage *body, struct api_error *err)
 {
         struct xapi *x = c->v->x;
-        char id[64];
+        char id[MSG_IDENTITY_MAX + 1];
         identity(c->rt, id);
         bool spare = false;
         if (c->via_spare) {
@@ -604,7 +630,9 @@ static int send_request(struct call *c, const ProtobufCMessage *body, struct api
                         return wait_for_domd(c); /* taken by others meanwhile */
                 snprintf(id, sizeof(id), "%s", name);
                 spare = c->spare_used = true;
-                /* its link as domd/<uuid> comes up with the build: calls wait for it */
+                /* the spare is the VM's domd from now on; it says Hello again as the VM's
+                 * once it has answered the Build: calls wait for that */
+                snprintf(c->rt->peer, sizeof(c->rt->peer), "%s", name);
                 c->rt->domd_up = false;
         }
         int r = msg_link_request(x->msg, id, body, &ts__dom__status__descriptor, DOMD_TIMEOUT,
@@ -866,7 +894,7 @@ static void spare_ready(struct vms *v)
  * the previous xapid) is still there, about to exit: a spare could not take its names yet. */
 static bool earlier_domd_alive(struct vms *v, struct vmrt *rt)
 {
-        char id[64];
+        char id[MSG_IDENTITY_MAX + 1];
         identity(rt, id);
         const struct msg_peer_info *p = v->x->msg != NULL ? msg_link_peer(v->x->msg, id) : NULL;
         return p != NULL && p->pid > 0 && kill(p->pid, 0) == 0;
@@ -1328,7 +1356,7 @@ static void reset_destroyed(int status, const ProtobufCMessage *reply, const cha
 /* Destroys the domain of RT's domd (connected) for a power_state_reset. */
 static void reset_destroy(struct xapi *x, struct vmrt *rt)
 {
-        char id[64];
+        char id[MSG_IDENTITY_MAX + 1];
         identity(rt, id);
         Ts__Dom__Destroy m = TS__DOM__DESTROY__INIT;
         if (msg_link_request(x->msg, id, &m.base, &ts__dom__status__descriptor, DOMD_TIMEOUT,
@@ -1436,13 +1464,15 @@ static int on_event(struct msg_link *l, const struct msg_origin *from, const Pro
 {
         struct vms *v = arg;
         const Ts__Dom__Event *ev = (const Ts__Dom__Event *)body;
-        if (strncmp(from->peer, "domd/", 5) != 0)
+        const char *uuid = peer_vm(v, from->peer);
+        if (uuid == NULL)
                 return 0;
-        const char *uuid = from->peer + 5;
         struct db_row *vm = vm_row(v, uuid);
         if (vm == NULL)
                 return 0;
         struct vmrt *rt = rt_get(v, uuid);
+        if (strcmp(rt->peer, from->peer) != 0)
+                return 0; /* an earlier domd of the VM */
         rt->domd_up = true;
         if (rt->op != NULL)
                 return 0; /* the running call brings the datamodel in line */
@@ -1471,10 +1501,11 @@ static int on_late_status(struct msg_link *l, const struct msg_origin *from,
 {
         struct vms *v = arg;
         const Ts__Dom__Status *st = (const Ts__Dom__Status *)body;
-        if (from->kind != TS__KIND__REPLY || strncmp(from->peer, "domd/", 5) != 0)
+        const char *uuid = peer_vm(v, from->peer);
+        if (from->kind != TS__KIND__REPLY || uuid == NULL)
                 return 0;
-        struct db_row *vm = vm_row(v, from->peer + 5);
-        struct vmrt *rt = rt_get(v, from->peer + 5);
+        struct db_row *vm = vm_row(v, uuid);
+        struct vmrt *rt = rt_get(v, uuid);
         if (vm == NULL || rt->op != NULL)
                 return 0; /* the running call brings the datamodel in line */
         log_info("vm %s: a late answer of its domd: %s", rt->uuid,
@@ -1567,18 +1598,29 @@ static void reconcile(struct vms *v, struct vmrt *rt, struct db_row *vm,
 void vms_domd_peer(struct xapi *x, const struct msg_peer_info *p, int up)
 {
         struct vms *v = x->vms;
-        if (v != NULL && domd_spare_name(p->identity)) {
-                domd_spare_announced(v->spawner, p->identity, p->pid, up);
-                if (up)
-                        spare_ready(v);
+        if (v == NULL)
+                return;
+        const char *uuid = NULL;
+        if (strncmp(p->identity, "domd/", 5) == 0) {
+                uuid = p->identity + 5;
+        } else if (domd_spare_name(p->identity)) {
+                uuid = peer_state(p, "vm"); /* a spare that became a VM's domd */
+                if (uuid == NULL || !uuid_is_valid(uuid)) {
+                        domd_spare_announced(v->spawner, p->identity, p->pid, up);
+                        if (up)
+                                spare_ready(v);
+                        return;
+                }
+        } else {
                 return;
         }
-        if (v == NULL || strncmp(p->identity, "domd/", 5) != 0)
-                return;
-        const char *uuid = p->identity + 5;
         struct vmrt *rt = rt_get(v, uuid);
         struct db_row *vm = vm_row(v, uuid);
         uint64_t gen = db_generation(x->db);
+        if (!up && strcmp(rt->peer, p->identity) != 0)
+                return; /* an earlier domd of the VM, replaced already */
+        if (up)
+                snprintf(rt->peer, sizeof(rt->peer), "%s", p->identity);
         if (!up) {
                 rt->domd_up = false;
                 if (domd_needed(rt, vm) && rt->op == NULL) {
@@ -1742,7 +1784,7 @@ int vms_domd_request(struct xapi *x, const char *uuid, const struct ProtobufCMes
         struct vmrt *rt = rt_get(v, uuid);
         if (!rt->domd_up)
                 return -EHOSTUNREACH;
-        char id[64];
+        char id[MSG_IDENTITY_MAX + 1];
         identity(rt, id);
         return msg_link_request(x->msg, id, body, &ts__dom__status__descriptor, DOMD_TIMEOUT, cb,
                                 arg);
