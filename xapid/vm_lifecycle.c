@@ -1042,7 +1042,7 @@ static void on_status(int status, const ProtobufCMessage *reply, const char *err
         case K_CLEAN_REBOOT:
         case K_HARD_REBOOT:
         case K_AFTER_RESTART:
-                /* a spare that built the domain (a start) connects again as the VM's domd:
+                /* a spare that built the domain (a start) says Hello again as the VM's domd:
                  * the call does not wait for that Hello (the VM runs, and its pid file, control
                  * socket and state file are the VM's already); a call coming before it
                  * waits for it as for any domd on its way (the spare is the VM's domd for
