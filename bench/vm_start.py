@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """VM start benchmark on a development stack (simulated hypervisor, one domd per VM).
 
-  B=build bench/vm_start.py [--vms 1000] [--window 5] [--idle 10] [--spares N]
+  B=build bench/vm_start.py [--vms 1000] [--window 11] [--idle 10] [--spares N]
 
   1. VM.start → Running latency (the synchronous call returns once the VM is Running and
      the change is durable), started one after the other: median of --window starts around
@@ -22,19 +22,22 @@ Output: one `key=value` line per figure (read by bench/run), and a human summary
 
 Where a start's time goes (sim backend, a spare domd, no disks; ms from xapid reading the
 call; probes on a quiet machine, starts 0.2 s apart; fdatasync varies with the disk):
-                                                  before (7f8d721)   now
-  xapid → the Build at the spare                        0.5            0.4
-  the spare takes the VM's names (ctl, pid, adopt)      0.5            0.5
-  a new ZeroMQ context + link as domd/<uuid>            0.7-1.7        after the reply
-  the sim builds the domain (files, watch, state)       3-5            2-2.5
-  reply → xapid; then the new link's Hello awaited      0.5-10         0.5-1.3 (no Hello)
-  DB commit (one fdatasync)                             1.5-2.5        1.3-2.5
-  client (Python xmlrpc over the unix socket)           2-3            2-3
-  total, median                                         ≈ 18           ≈ 9.5
-Back to back (this benchmark), a start also waits for a spare to be ready (fork from the
-zygote to Hello: ≈ 15 ms) and shares two cores with the domds being made: each domd costs
-≈ 10 ms of CPU (fork and page faults, ZeroMQ threads), xapid ≈ 4 ms, the client ≈ 2 ms.
-More spares (--spares 4) help a burst of back-to-back starts.
+  xapid → the Build at the spare                        0.4
+  the spare takes the VM's names (ctl, pid, adopt)      0.5
+  the sim builds the domain (files, watch, state)       2-2.5
+  reply → xapid (the spare's own connection; it says
+  Hello again as the VM's domd afterwards)              0.5
+  DB commit (one fdatasync)                             1.3-2.5
+  client (Python xmlrpc over the unix socket)           2-3
+Back to back (this benchmark), a start may also wait for a spare to be ready (fork from
+the zygote to Hello: ≈ 10 ms), and it shares two cores with the spares being made: each
+domd costs ≈ 12 ms of CPU (page faults after the fork, ZeroMQ's threads and connection),
+the zygote's fork ≈ 1.4 ms, xapid ≈ 2-3 ms, the client ≈ 2 ms.  Four spares (the default)
+refilled at once after each take keep one ready for most back-to-back starts.
+The run directory is on a tmpfs (/dev/shm), as /run/xapid is on a host: on the ext4 of
+these machines a domd's pid, socket and state files cost inode allocations (--run-on-disk:
+the storm of 1,000 took 10.2 and 13.2 s there, against 8.6 and 10.7 s on tmpfs, side by
+side).
 """
 import argparse
 import os
@@ -135,7 +138,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--vms", type=int, default=1000)
-    ap.add_argument("--window", type=int, default=5)
+    ap.add_argument("--window", type=int, default=11,
+                    help="starts whose median is the latency at the 1st, 100th and last VM")
     ap.add_argument("--idle", type=float, default=10)
     ap.add_argument("--heartbeat", default="5s", help="vm.domd_heartbeat (default 5s)")
     ap.add_argument("--peer-timeout", default="20s", help="msg.peer_timeout (default 20s)")
@@ -146,6 +150,8 @@ def main():
     ap.add_argument("--storm-only", action="store_true",
                     help="skip the one-by-one starts: the storm boots the VMs")
     ap.add_argument("--keep-log", metavar="PATH", help="copy xapid's log there at the end")
+    ap.add_argument("--run-on-disk", action="store_true",
+                    help="the stack's run directory on the disk instead of a tmpfs")
     a = ap.parse_args()
     n = a.vms
     # A thousand domds pinging every second keep xapid and the machine busy for nothing:
@@ -158,7 +164,7 @@ def main():
                           ("[vm]\ndomd_zygote = false\n" if a.no_zygote else ""))
     # the run directory on a tmpfs, as on a host (/run/xapid): a domd's pid, socket and
     # state files cost ext4 inode allocations otherwise
-    st = Stack("bench-vmstart", run_on_tmpfs=True)
+    st = Stack("bench-vmstart", run_on_tmpfs=not a.run_on_disk)
     first = hundredth = last = storm = float("nan")
     privs = [0]
     try:
@@ -238,7 +244,7 @@ def thread_cpu_ms(pid):
 
 def domd_cpu(domds):
     """What a domd costs in CPU to make and start: the mean over the live domds of their
-    own CPU, and the zygote's (its own and its reaped children's, per domd it forked)."""
+    own CPU, and the zygote's own (the forks), per domd it forked."""
     own = []
     for pid in domds:
         try:
@@ -254,7 +260,9 @@ def domd_cpu(domds):
                     continue
             with open("/proc/%d/stat" % pid) as f:
                 fields = f.read().split(") ", 1)[1].split()
-            ticks = sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+            # its own utime and stime: the domds it forked are its children, whose CPU
+            # (once reaped) is counted in cutime
+            ticks = int(fields[11]) + int(fields[12])
             with open(os.path.join(st.dir, "log", "xapid.log"), errors="replace") as f:
                 forked = sum(1 for line in f if "forked by the zygote" in line)
             print("zygote_cpu_ms_per_domd=%.2f" % (1000.0 * ticks / hz / max(forked, 1)))
