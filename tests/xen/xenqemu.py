@@ -67,8 +67,8 @@ def boot(cache, share, run_sh, timeout=420, mem=2048, dom0_mem=1024, log_path=No
     # spec-ctrl=eager-fpu: QEMU's "max" CPU says AMD, for which Xen switches vCPUs' FPU
     # state lazily (CR0.TS and #NM).  Under TCG that lost user SSE state in dom0: a 16-byte
     # store at a page start wrote another context's register (random bytes where libzmq's
-    # message pointer belonged; the daemons crashed in msg_t::size, 1 run in 3 or 4).  With
-    # eager switching (or without XSAVE) 10 runs in a row had no crash.
+    # message pointer belonged; the daemons crashed in msg_t::size, 3 runs in 10).  With
+    # eager switching 11 runs in a row had no crash (and 4 without XSAVE, -cpu max,-xsave).
     xen_cmd = ("console=com1 com1=115200,8n1 loglvl=all guest_loglvl=all noreboot "
                "dom0_mem=%dM,max:%dM dom0_max_vcpus=1 "
                "spec-ctrl=eager-fpu" % (dom0_mem, dom0_mem))
