@@ -308,6 +308,69 @@ static void quiet_client_server_restart(void **state)
         event_base_free(cb);
 }
 
+/* A heartbeating client (a spare domd) announces itself again with new state, asking to be
+ * quiet: the server's peer record follows (state, watched) on the same connection, the peer
+ * is reported up again and never down, and the client is watched from then on. */
+static void announce_again_goes_quiet(void **state)
+{
+        struct fix *f = *state;
+        struct event_base *cb = event_base_new();
+        struct msg_client_config cc = {
+            .path = f->m.path, .identity = "spare-0123abcd", .role = "domd", .heartbeat_ms = 50};
+        struct msg_link *cli = NULL;
+        assert_int_equal(msg_client_new(cb, &cc, &cli), 0);
+        assert_int_equal(msg_link_set_state(cli, "spare", "1"), 0);
+        assert_true(wait_listed(f, cb, "spare-0123abcd", 1, 3000));
+        uint64_t end = now_ms() + 1000;
+        while (!msg_link_announced(cli) && now_ms() < end) {
+                event_base_loop(f->m.base, EVLOOP_NONBLOCK);
+                event_base_loop(cb, EVLOOP_NONBLOCK);
+                usleep(1000);
+        }
+        const struct msg_peer_info *p = msg_link_peer(f->m.srv, "spare-0123abcd");
+        assert_false(p->watched);
+        assert_false(msg_link_watched(cli));
+        int ups = f->m.ups;
+
+        assert_int_equal(msg_link_set_state(cli, "spare", NULL), 0);
+        assert_int_equal(msg_link_set_state(cli, "vm", "6f1c0c1e-4bb5-4bd5-9c3e-7a2b1d0e9f11"), 0);
+        assert_int_equal(msg_client_announce_again(cli, 60000), 0);
+        end = now_ms() + 2000;
+        while (!(msg_link_watched(cli) && f->m.ups > ups) && now_ms() < end) {
+                event_base_loop(f->m.base, EVLOOP_NONBLOCK);
+                event_base_loop(cb, EVLOOP_NONBLOCK);
+                usleep(1000);
+        }
+        assert_true(msg_link_watched(cli));
+        assert_int_equal(f->m.ups, ups + 1);
+        p = msg_link_peer(f->m.srv, "spare-0123abcd");
+        assert_non_null(p);
+        assert_true(p->watched);
+        assert_int_equal(p->n_state, 1);
+        assert_string_equal(p->state[0]->key, "vm");
+        assert_string_equal(p->state[0]->value, "6f1c0c1e-4bb5-4bd5-9c3e-7a2b1d0e9f11");
+
+        /* quiet now: no heartbeat every 50 ms any more, and still listed */
+        for (int i = 0; i < 50; i++) {
+                event_base_loop(f->m.base, EVLOOP_NONBLOCK);
+                event_base_loop(cb, EVLOOP_NONBLOCK);
+                usleep(1000);
+        }
+        uint64_t rx = msg_link_counters(f->m.srv)->rx;
+        end = now_ms() + 1000;
+        while (now_ms() < end) {
+                event_base_loop(f->m.base, EVLOOP_NONBLOCK);
+                event_base_loop(cb, EVLOOP_NONBLOCK);
+                usleep(1000);
+        }
+        assert_int_equal(msg_link_counters(f->m.srv)->rx - rx, 0);
+        assert_non_null(msg_link_peer(f->m.srv, "spare-0123abcd"));
+        assert_int_equal(f->m.downs, 0);
+        assert_int_equal(msg_client_announce_again(f->m.srv, 0), -EINVAL);
+        msg_link_free(cli);
+        event_base_free(cb);
+}
+
 /* With a short idle ping the quiet peer still pings now and then: the fallback should the
  * connection's end go unnoticed. */
 static void quiet_peer_idle_ping(void **state)
@@ -338,6 +401,7 @@ int main(void)
                                             teardown),
             cmocka_unit_test_setup_teardown(quiet_client_server_restart, setup_fast, teardown),
             cmocka_unit_test_setup_teardown(quiet_peer_idle_ping, setup_fast, teardown),
+            cmocka_unit_test_setup_teardown(announce_again_goes_quiet, setup_fast, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
