@@ -132,6 +132,30 @@ static int wait_done(struct fix *f, int ms)
         return f->done > 0;
 }
 
+/* Runs the server's loop and the in-process client's (CB) until DONE(F, CLI) holds, or for
+ * MS ms when DONE is NULL; returns whether DONE held. */
+static int pump(struct fix *f, struct event_base *cb, struct msg_link *cli,
+                int (*done)(struct fix *f, struct msg_link *cli), int ms)
+{
+        uint64_t end = now_ms() + (uint64_t)ms;
+        while ((done == NULL || !done(f, cli)) && now_ms() < end) {
+                event_base_loop(f->m.base, EVLOOP_NONBLOCK);
+                event_base_loop(cb, EVLOOP_NONBLOCK);
+                usleep(1000);
+        }
+        return done == NULL || done(f, cli);
+}
+
+static int client_watched(struct fix *f, struct msg_link *cli)
+{
+        return msg_link_watched(cli);
+}
+
+static int client_announced(struct fix *f, struct msg_link *cli)
+{
+        return msg_link_announced(cli);
+}
+
 /* A quiet peer is watched and sends nothing at all for many peer timeouts, yet stays listed;
  * a peer that does not ask to be quiet is not watched and keeps heartbeating. */
 static void idle_quiet_peer_sends_nothing(void **state)
@@ -264,13 +288,8 @@ static void quiet_client_server_restart(void **state)
         assert_int_equal(msg_client_new(cb, &cc, &cli), 0);
         assert_int_equal(msg_link_set_state(cli, "power", "running"), 0);
         assert_true(wait_listed(f, cb, "domd/restart", 1, 3000));
-        uint64_t end = now_ms() + 1000;
-        while (!msg_link_watched(cli) && now_ms() < end) {
-                event_base_loop(f->m.base, EVLOOP_NONBLOCK);
-                event_base_loop(cb, EVLOOP_NONBLOCK);
-                usleep(1000);
-        }
-        assert_true(msg_link_watched(cli));
+        assert_true(pump(f, cb, cli, client_watched, 1000));
+        uint64_t end;
         uint64_t gen1 = msg_link_generation(f->m.srv);
         for (int round = 0; round < 3; round++) {
                 msg_link_free(f->m.srv);
@@ -288,13 +307,7 @@ static void quiet_client_server_restart(void **state)
                 uint64_t t0 = now_ms();
                 assert_true(wait_listed(f, cb, "domd/restart", 1, 5000));
                 uint64_t took = now_ms() - t0;
-                end = now_ms() + 1000;
-                while (!msg_link_watched(cli) && now_ms() < end) {
-                        event_base_loop(f->m.base, EVLOOP_NONBLOCK);
-                        event_base_loop(cb, EVLOOP_NONBLOCK);
-                        usleep(1000);
-                }
-                assert_true(msg_link_watched(cli));
+                assert_true(pump(f, cb, cli, client_watched, 1000));
                 print_message("listed by the new server after %llu ms\n", (unsigned long long)took);
                 /* ZeroMQ reconnects within its 1 s interval at most; the heartbeat is 10 s */
                 assert_true(took < 3000);
@@ -321,12 +334,7 @@ static void announce_again_goes_quiet(void **state)
         assert_int_equal(msg_client_new(cb, &cc, &cli), 0);
         assert_int_equal(msg_link_set_state(cli, "spare", "1"), 0);
         assert_true(wait_listed(f, cb, "spare-0123abcd", 1, 3000));
-        uint64_t end = now_ms() + 1000;
-        while (!msg_link_announced(cli) && now_ms() < end) {
-                event_base_loop(f->m.base, EVLOOP_NONBLOCK);
-                event_base_loop(cb, EVLOOP_NONBLOCK);
-                usleep(1000);
-        }
+        assert_true(pump(f, cb, cli, client_announced, 1000));
         const struct msg_peer_info *p = msg_link_peer(f->m.srv, "spare-0123abcd");
         assert_false(p->watched);
         assert_false(msg_link_watched(cli));
@@ -335,14 +343,8 @@ static void announce_again_goes_quiet(void **state)
         assert_int_equal(msg_link_set_state(cli, "spare", NULL), 0);
         assert_int_equal(msg_link_set_state(cli, "vm", "6f1c0c1e-4bb5-4bd5-9c3e-7a2b1d0e9f11"), 0);
         assert_int_equal(msg_client_announce_again(cli, 60000), 0);
-        end = now_ms() + 2000;
-        while (!(msg_link_watched(cli) && f->m.ups > ups) && now_ms() < end) {
-                event_base_loop(f->m.base, EVLOOP_NONBLOCK);
-                event_base_loop(cb, EVLOOP_NONBLOCK);
-                usleep(1000);
-        }
-        assert_true(msg_link_watched(cli));
-        assert_int_equal(f->m.ups, ups + 1);
+        assert_true(pump(f, cb, cli, client_watched, 2000));
+        assert_int_equal(f->m.ups, ups + 1); /* reported before the HelloAck left */
         p = msg_link_peer(f->m.srv, "spare-0123abcd");
         assert_non_null(p);
         assert_true(p->watched);
@@ -351,18 +353,9 @@ static void announce_again_goes_quiet(void **state)
         assert_string_equal(p->state[0]->value, "6f1c0c1e-4bb5-4bd5-9c3e-7a2b1d0e9f11");
 
         /* quiet now: no heartbeat every 50 ms any more, and still listed */
-        for (int i = 0; i < 50; i++) {
-                event_base_loop(f->m.base, EVLOOP_NONBLOCK);
-                event_base_loop(cb, EVLOOP_NONBLOCK);
-                usleep(1000);
-        }
+        pump(f, cb, cli, NULL, 50);
         uint64_t rx = msg_link_counters(f->m.srv)->rx;
-        end = now_ms() + 1000;
-        while (now_ms() < end) {
-                event_base_loop(f->m.base, EVLOOP_NONBLOCK);
-                event_base_loop(cb, EVLOOP_NONBLOCK);
-                usleep(1000);
-        }
+        pump(f, cb, cli, NULL, 1000);
         assert_int_equal(msg_link_counters(f->m.srv)->rx - rx, 0);
         assert_non_null(msg_link_peer(f->m.srv, "spare-0123abcd"));
         assert_int_equal(f->m.downs, 0);
