@@ -76,13 +76,24 @@ static void reap(pid_t pid)
         waitpid(pid, NULL, 0);
 }
 
-static void run_for(struct fix *f, int ms)
+/* Runs the server's loop, and the in-process client's (CB, unless NULL), until DONE(F, CLI)
+ * holds, or for MS ms when DONE is NULL; returns whether DONE held. */
+static int pump(struct fix *f, struct event_base *cb, struct msg_link *cli,
+                int (*done)(struct fix *f, struct msg_link *cli), int ms)
 {
         uint64_t end = now_ms() + (uint64_t)ms;
-        while (now_ms() < end) {
+        while ((done == NULL || !done(f, cli)) && now_ms() < end) {
                 event_base_loop(f->m.base, EVLOOP_NONBLOCK);
+                if (cb != NULL)
+                        event_base_loop(cb, EVLOOP_NONBLOCK);
                 usleep(1000);
         }
+        return done == NULL || done(f, cli);
+}
+
+static void run_for(struct fix *f, int ms)
+{
+        pump(f, NULL, NULL, NULL, ms);
 }
 
 static int wait_listed(struct fix *f, struct event_base *other, const char *identity, int want,
@@ -130,20 +141,6 @@ static int wait_done(struct fix *f, int ms)
                 usleep(1000);
         }
         return f->done > 0;
-}
-
-/* Runs the server's loop and the in-process client's (CB) until DONE(F, CLI) holds, or for
- * MS ms when DONE is NULL; returns whether DONE held. */
-static int pump(struct fix *f, struct event_base *cb, struct msg_link *cli,
-                int (*done)(struct fix *f, struct msg_link *cli), int ms)
-{
-        uint64_t end = now_ms() + (uint64_t)ms;
-        while ((done == NULL || !done(f, cli)) && now_ms() < end) {
-                event_base_loop(f->m.base, EVLOOP_NONBLOCK);
-                event_base_loop(cb, EVLOOP_NONBLOCK);
-                usleep(1000);
-        }
-        return done == NULL || done(f, cli);
 }
 
 static int client_watched(struct fix *f, struct msg_link *cli)
